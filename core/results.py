@@ -255,6 +255,10 @@ class CascadeResult:
     path_prices: FloatArray
     path_forced: FloatArray
     depth_source: Literal["book", "model"]
+    #: Why the walk stopped: a fixed point was reached ("converged"), every mapped level
+    #: was crossed and the flow ran past the map's edge ("map_edge": final price is a lower
+    #: bound of the move), or the round limit cut a still-moving cascade ("max_rounds").
+    outcome: Literal["converged", "map_edge", "max_rounds"] = "converged"
 
     @property
     def extra_move(self) -> float:

@@ -1,0 +1,47 @@
+"""The bot's command set, assembled from the handler groups and the settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.commands.info_cmds import InfoCommands
+from bot.commands.market_cmds import CommandDefaults, MarketCommands
+from bot.commands.parsing import range_for_ms
+from bot.commands.registry import Commands
+from bot.service import MarketService
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = ["TEMPLATE_NAMES", "build_commands", "defaults_from_settings"]
+
+#: Every neutral template a reply may name (``check_templates`` requires each).
+TEMPLATE_NAMES: tuple[str, ...] = (
+    "start",
+    "help",
+    "status",
+    "error",
+    "heatmap",
+    "map",
+    "imbalance",
+    "levels",
+    "cascade",
+)
+
+
+def defaults_from_settings(settings: Settings, *, exchange: str = "all") -> CommandDefaults:
+    """Defaults for omitted arguments: ``[telegram] default_symbol/default_range``, ``[model] window``."""
+    return CommandDefaults(
+        symbol=settings.telegram.default_symbol,
+        range=range_for_ms(settings.telegram.default_range),
+        exchange=exchange,
+        window=settings.model.window,
+    )
+
+
+def build_commands(service: MarketService, defaults: CommandDefaults | None = None) -> Commands:
+    """Every command (info first, then market), bound to ``service``."""
+    defaults = defaults or CommandDefaults()
+    info = InfoCommands(service, default_symbol=defaults.symbol)
+    market = MarketCommands(service, defaults)
+    return Commands((*info.specs(), *market.specs()), exchanges=service.exchanges)

@@ -1,0 +1,257 @@
+"""Market commands: /heatmap, /map, /imbalance, /levels, /cascade.
+
+Each handler asks :class:`~bot.service.MarketService` for a chart or a view and returns a
+:class:`~bot.commands.reply.Reply` whose context carries *raw numbers and result objects*;
+the templates format them (``usd``, ``price``, ``ratio`` filters) and label every model
+output "est.". Buttons re-run the command with another range or exchange, as short
+command lines that fit Telegram's 64-byte callback data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.commands.parsing import RANGES, Range, check_price_bounds
+from bot.commands.reply import Button, Image, Reply
+from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
+from bot.service import ChartKind, MarketService, MarketView
+from core.charts.format import human_price
+from core.results import Cluster, DangerZone
+
+__all__ = ["CommandDefaults", "MarketCommands", "short_symbol"]
+
+#: a push closer than this to the current price is no push
+_MIN_PUSH = 1e-4
+
+
+@dataclass(frozen=True)
+class CommandDefaults:
+    """What an omitted argument means (from the ``[telegram]`` / ``[model]`` settings)."""
+
+    symbol: str = "BTC"
+    range: Range = RANGES[1]
+    exchange: str = "all"
+    window: float = 0.10
+
+
+def short_symbol(symbol: str) -> str:
+    """``BTC/USDT:USDT`` → ``BTC``; ``BTC/USDC:USDC`` → ``BTCUSDC`` (what a button re-types)."""
+    pair = symbol.partition(":")[0]
+    base, _, quote = pair.partition("/")
+    return base if quote in ("", "USDT") else f"{base}{quote}"
+
+
+def _top_cluster(view: MarketView) -> Cluster | None:
+    clusters = view.analysis.clusters
+    return max(clusters, key=lambda c: c.notional) if clusters else None
+
+
+def _top_zone(view: MarketView) -> DangerZone | None:
+    zones = view.analysis.zones
+    return max(zones, key=lambda z: z.notional) if zones else None
+
+
+def market_context(view: MarketView) -> dict[str, Any]:
+    """The numbers every market reply shows: price, imbalance, top cluster and zone, notes."""
+    a = view.analysis
+    cluster = _top_cluster(view)
+    return {
+        "symbol": view.symbol,
+        "exchange": " + ".join(view.exchanges),
+        "range": view.range.label,
+        "price": a.price,
+        "as_of": a.as_of,
+        "imbalance": a.imbalance,
+        "heavy": "shorts above"
+        if a.imbalance.short_above >= a.imbalance.long_below
+        else "longs below",
+        "cluster": cluster,
+        "cluster_distance": cluster.distance_from(a.price) if cluster else 0.0,
+        "zone": _top_zone(view),
+        "notes": list(view.notes),
+    }
+
+
+class MarketCommands:
+    """The market command handlers, bound to one service and its defaults."""
+
+    def __init__(self, service: MarketService, defaults: CommandDefaults) -> None:
+        self.service = service
+        self.defaults = defaults
+
+    # --- specs -----------------------------------------------------------------------
+
+    def _symbol(self, required: bool = False) -> Param:
+        return Param(
+            "symbol",
+            "symbol",
+            required=required,
+            default=None if required else self.defaults.symbol,
+            help=f"market, e.g. BTC or ETHUSDT (default {self.defaults.symbol})",
+        )
+
+    def _range(self) -> Param:
+        labels = ", ".join(r.label for r in RANGES)
+        return Param(
+            "range",
+            "range",
+            default=self.defaults.range,
+            help=f"{labels} (default {self.defaults.range.label})",
+        )
+
+    def _exchange(self) -> Param:
+        names = ", ".join([*self.service.exchanges, "all"])
+        return Param(
+            "exchange",
+            "exchange",
+            default=self.defaults.exchange,
+            help=f"{names} (default {self.defaults.exchange})",
+        )
+
+    def specs(self) -> tuple[CommandSpec, ...]:
+        ex = self.service.exchanges[0]
+        window = Param(
+            "window",
+            "window",
+            default=self.defaults.window,
+            help=f"± price window, 1%–50% (default {self.defaults.window:.0%})",
+        )
+        price = Param(
+            "price", "price", required=True, help="the price to push to, e.g. 105k or $98,500"
+        )
+        return (
+            CommandSpec(
+                "heatmap",
+                "Estimated liquidation heatmap: where leveraged positions would be wiped out",
+                (self._symbol(), self._range(), self._exchange()),
+                ("heatmap BTC", f"heatmap ETH 7d {ex}"),
+                handler=self.heatmap,
+            ),
+            CommandSpec(
+                "map",
+                "Estimated liquidation map now: notional per price level, shorts above, longs below",
+                (self._symbol(), self._range(), self._exchange()),
+                ("map BTC 3d",),
+                handler=self.map,
+            ),
+            CommandSpec(
+                "imbalance",
+                "Shorts above vs longs below price within a window, with the ratio",
+                (self._symbol(), window),
+                ("imbalance BTC 5%",),
+                handler=self.imbalance,
+            ),
+            CommandSpec(
+                "levels",
+                "Top liquidation clusters and danger zones, as text",
+                (self._symbol(),),
+                ("levels ETH",),
+                handler=self.levels,
+            ),
+            CommandSpec(
+                "cascade",
+                "Simulate a squeeze: push price to a level and follow the forced liquidations",
+                (self._symbol(required=True), price),
+                ("cascade BTC 105k",),
+                handler=self.cascade,
+            ),
+        )
+
+    # --- handlers ----------------------------------------------------------------------
+
+    def _buttons(
+        self, command: str, view: MarketView, choice: str
+    ) -> tuple[tuple[Button, ...], ...]:
+        base = short_symbol(view.symbol)
+        ranges = tuple(
+            Button(r.label, f"/{command} {base} {r.label} {choice}", r == view.range)
+            for r in RANGES
+        )
+        choices = (*self.service.exchanges, "all")
+        exchanges = tuple(
+            Button(c, f"/{command} {base} {view.range.label} {c}", c == choice) for c in choices
+        )
+        return (ranges, exchanges)
+
+    def _image(self, kind: str, view: MarketView, png: bytes, alt: str) -> Image:
+        name = f"{short_symbol(view.symbol)}-{kind}-{view.range.label}.png".lower()
+        return Image(filename=name, data=png, alt=alt)
+
+    async def _chart_reply(self, command: str, kind: ChartKind, call: Call) -> Reply:
+        args = call.args
+        choice: str = args["exchange"]
+        chart = await self.service.chart(kind, args["symbol"], args["range"], choice)
+        context = market_context(chart.view)
+        alt = f"Estimated liquidation {command} of {chart.view.symbol}, {chart.view.range.label}"
+        return Reply(
+            command,
+            context,
+            images=(self._image(command, chart.view, chart.png, alt),),
+            buttons=self._buttons(command, chart.view, choice),
+        )
+
+    async def heatmap(self, call: Call) -> Reply:
+        """Heatmap PNG; caption: price, shorts above vs longs below, top cluster, zone."""
+        return await self._chart_reply("heatmap", "heatmap", call)
+
+    async def map(self, call: Call) -> Reply:
+        """Liquidation map PNG with the same caption numbers as the heatmap."""
+        return await self._chart_reply("map", "map", call)
+
+    async def imbalance(self, call: Call) -> Reply:
+        """Imbalance card PNG; text: totals, ratio and the distance bands."""
+        window: float = call.args["window"]
+        chart = await self.service.chart(
+            "card", call.args["symbol"], self.defaults.range, self.defaults.exchange, window=window
+        )
+        context = market_context(chart.view)
+        context["bands"] = list(chart.view.analysis.imbalance.bands)
+        alt = f"Estimated liquidation imbalance of {chart.view.symbol}"
+        return Reply(
+            "imbalance", context, images=(self._image("imbalance", chart.view, chart.png, alt),)
+        )
+
+    async def levels(self, call: Call) -> Reply:
+        """Top clusters and danger zones as text, nearest first."""
+        view = await self.service.view(
+            call.args["symbol"], self.defaults.range, self.defaults.exchange
+        )
+        a = view.analysis
+        context = market_context(view)
+        context["clusters"] = sorted(a.clusters, key=lambda c: abs(c.price - a.price))
+        context["zones"] = sorted(a.zones, key=lambda z: abs((z.low + z.high) / 2 - a.price))
+        return Reply("levels", context)
+
+    async def cascade(self, call: Call) -> Reply:
+        """Cascade chart; text: forced notional, final price, rounds, R."""
+        push: float = call.args["price"]
+        view = await self.service.view(
+            call.args["symbol"], self.defaults.range, self.defaults.exchange
+        )
+        current = view.analysis.price
+        check_price_bounds(
+            push, current, shown=human_price(push), current_shown=human_price(current)
+        )
+        if abs(push / current - 1) < _MIN_PUSH:
+            raise ArgumentError(
+                f"Price {human_price(push)} is the current price: pick a level above or below it."
+            )
+        chart = await self.service.chart(
+            "cascade",
+            call.args["symbol"],
+            self.defaults.range,
+            self.defaults.exchange,
+            push_price=push,
+        )
+        a = chart.view.analysis
+        result = a.cascade_up if push > current else a.cascade_down
+        if result is None:  # pragma: no cover - the engine always sets the pushed side
+            raise RuntimeError("cascade result missing after simulation")
+        context = market_context(chart.view)
+        context["cascade"] = result
+        context["direction"] = "up" if result.direction > 0 else "down"
+        alt = f"Simulated liquidation cascade of {chart.view.symbol} to {human_price(push)}"
+        return Reply(
+            "cascade", context, images=(self._image("cascade", chart.view, chart.png, alt),)
+        )

@@ -1,0 +1,309 @@
+"""Shared argument parsing for every command: tokens → typed, validated values.
+
+Parsing is positional, with one convenience: a token whose *kind* is unmistakable is
+assigned to the parameter of that kind wherever it appears. ``/heatmap 7d BTC bybit`` and
+``/heatmap BTC bybit 7d`` both mean symbol BTC, range 7d, exchange bybit. The rules:
+
+1. Each token goes to the first still-empty parameter whose kind *recognises* it (a
+   configured exchange id or ``all``; a listed range such as ``7d``; ``10%`` for a window;
+   ``98k`` / ``$98,000`` for a price). ``symbol`` recognises any other name-like token,
+   and is tried last.
+2. A token nothing recognises goes to the first empty parameter it *looks like* (``5x``
+   looks like a range), else to the first empty parameter — whose parser then explains
+   what is wrong ("Unknown range '5x'. Use one of: 12h, 24h, 3d, 7d, 30d.").
+3. A ``text`` parameter (always last) takes the rest of the line.
+4. Tokens left over after every parameter is filled are "too many arguments".
+
+A command may be addressed to a bot (``/heatmap@liqwatch_bot BTC``): the suffix is
+stripped when it names this bot, and the line is ignored when it names another one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bot.commands.spec import ArgumentError, CommandSpec, Param, ParamKind
+
+__all__ = [
+    "MAX_PRICE_FACTOR",
+    "MAX_WINDOW",
+    "MIN_PRICE_FACTOR",
+    "MIN_WINDOW",
+    "RANGES",
+    "CommandLine",
+    "Range",
+    "check_price_bounds",
+    "parse_args",
+    "parse_exchange",
+    "parse_price",
+    "parse_range",
+    "parse_symbol",
+    "parse_window",
+    "range_for_ms",
+    "split_command",
+]
+
+_HOUR: Final = 3_600_000
+_DAY: Final = 24 * _HOUR
+
+MIN_WINDOW: Final = 0.01
+MAX_WINDOW: Final = 0.50
+#: a price argument must lie within [current × MIN_PRICE_FACTOR, current × MAX_PRICE_FACTOR]
+MIN_PRICE_FACTOR: Final = 0.2
+MAX_PRICE_FACTOR: Final = 5.0
+
+
+@dataclass(frozen=True)
+class Range:
+    """A look-back window for charts: its canonical label (``7d``) and length in ms."""
+
+    label: str
+    ms: int
+
+
+#: The ranges users may ask for, in menu order (buttons, help and errors list these).
+RANGES: Final[tuple[Range, ...]] = (
+    Range("12h", 12 * _HOUR),
+    Range("24h", 24 * _HOUR),
+    Range("3d", 3 * _DAY),
+    Range("7d", 7 * _DAY),
+    Range("30d", 30 * _DAY),
+)
+_RANGE_BY_TOKEN: Final[dict[str, Range]] = {
+    **{r.label: r for r in RANGES},
+    "1d": RANGES[1],
+    "1w": RANGES[3],
+}
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """A chat line split into a command name and its argument tokens."""
+
+    name: str
+    tokens: tuple[str, ...]
+    #: the bot the command was addressed to (``/cmd@bot``), or ``""``
+    addressed_to: str = ""
+
+
+def split_command(line: str, *, bot_username: str | None = None) -> CommandLine | None:
+    """``"/heatmap@bot BTC 7d"`` → ``CommandLine("heatmap", ("BTC", "7d"), "bot")``.
+
+    ``None`` when the line is not a command, or is addressed to a bot other than
+    ``bot_username`` (compared case-insensitively, a leading ``@`` ignored).
+    """
+    parts = line.strip().split()
+    if not parts or not parts[0].startswith("/") or len(parts[0]) < 2:
+        return None
+    head, _, target = parts[0][1:].partition("@")
+    if target and bot_username and target.lower() != bot_username.lstrip("@").lower():
+        return None
+    if not head:
+        return None
+    return CommandLine(head.lower(), tuple(parts[1:]), target)
+
+
+# --- single-kind parsers ---------------------------------------------------------------
+
+
+def parse_range(token: str) -> Range:
+    """``"7d"`` → ``Range("7d", 604800000)``; ``1d`` and ``1w`` are accepted aliases."""
+    found = _RANGE_BY_TOKEN.get(token.strip().lower())
+    if found is None:
+        allowed = ", ".join(r.label for r in RANGES)
+        raise ArgumentError(f"Unknown range '{token}'. Use one of: {allowed}.")
+    return found
+
+
+def range_for_ms(ms: int) -> Range:
+    """The listed range of exactly ``ms`` (a configured default), else the nearest one."""
+    return min(RANGES, key=lambda r: (abs(r.ms - ms), r.ms))
+
+
+def parse_exchange(token: str, exchanges: Sequence[str]) -> str:
+    """A configured exchange id (case-insensitive) or ``"all"``."""
+    wanted = token.strip().lower()
+    if wanted == "all" or wanted in exchanges:
+        return wanted
+    allowed = ", ".join([*exchanges, "all"])
+    raise ArgumentError(f"Unknown exchange '{token}'. Use one of: {allowed}.")
+
+
+_PERCENT_RE: Final = re.compile(r"(\d+(?:\.\d+)?|\.\d+)%")
+_PLAIN_NUMBER_RE: Final = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+
+
+def parse_window(token: str) -> float:
+    """A ± price window as a fraction: ``10%`` → 0.1; ``0.1`` → 0.1; ``10`` → 0.1.
+
+    A bare number below 1 is a fraction, from 1 up a percentage. Bounds: 1 %–50 %.
+    """
+    text = token.strip()
+    if m := _PERCENT_RE.fullmatch(text):
+        value = float(m.group(1)) / 100
+    elif _PLAIN_NUMBER_RE.fullmatch(text):
+        number = float(text)
+        value = number if number < 1 else number / 100
+    else:
+        raise ArgumentError(f"Window '{token}' is not a percentage. Use e.g. 10% or 0.1.")
+    if not MIN_WINDOW - 1e-12 <= value <= MAX_WINDOW + 1e-12:
+        raise ArgumentError(
+            f"Window '{token}' is out of bounds. Use {MIN_WINDOW:.0%} to {MAX_WINDOW:.0%}."
+        )
+    return value
+
+
+_PRICE_RE: Final = re.compile(r"\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([km])?", re.IGNORECASE)
+_SUFFIX: Final[dict[str, float]] = {"": 1.0, "k": 1e3, "m": 1e6}
+
+
+def parse_price(token: str) -> float:
+    """``98000``, ``98k``, ``98,000``, ``$98.5K``, ``1.2m`` → a positive float."""
+    m = _PRICE_RE.fullmatch(token.strip())
+    if m is None:
+        raise ArgumentError(f"Price '{token}' is not a number. Use e.g. 98000, 98k or $98.5K.")
+    whole, fraction, suffix = m.group(1), m.group(2) or "", (m.group(3) or "").lower()
+    value = float(whole.replace(",", "") + fraction) * _SUFFIX[suffix]
+    if value <= 0:
+        raise ArgumentError(f"Price '{token}' must be above zero.")
+    return value
+
+
+def check_price_bounds(price: float, current: float, *, shown: str, current_shown: str) -> None:
+    """Refuse a price outside ×0.2–×5 of ``current`` (a typo like ``98`` for ``98k``)."""
+    low, high = current * MIN_PRICE_FACTOR, current * MAX_PRICE_FACTOR
+    if not low <= price <= high:
+        raise ArgumentError(
+            f"Price {shown} is too far from the current price {current_shown}: "
+            f"use a price between ×{MIN_PRICE_FACTOR:g} and ×{MAX_PRICE_FACTOR:g} of it."
+        )
+
+
+_SYMBOL_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9/:._-]{0,39}")
+#: a number with at most one unit letter (``98k``, ``5x``, ``7d``) is never a symbol
+_NUMBERISH_RE: Final = re.compile(r"\$?[\d.,]+[A-Za-z]?%?")
+
+
+def parse_symbol(token: str) -> str:
+    """A market name as typed (``BTC``, ``ethusdt``, ``BTC/USDT:USDT``); resolution to a
+    unified symbol is done against the sources by the handler."""
+    text = token.strip()
+    if (
+        not _SYMBOL_RE.fullmatch(text)
+        or _NUMBERISH_RE.fullmatch(text)
+        or not any(c.isalpha() for c in text)
+    ):
+        raise ArgumentError(f"'{token}' is not a symbol. Use a name like BTC or ETHUSDT.")
+    return text
+
+
+# --- recognising tokens --------------------------------------------------------------
+
+
+def _recognises(kind: ParamKind, token: str, exchanges: Sequence[str]) -> bool:
+    """Strong match: ``token`` is a valid value of ``kind``."""
+    lowered = token.lower()
+    if kind == "exchange":
+        return lowered == "all" or lowered in exchanges
+    if kind == "range":
+        return lowered in _RANGE_BY_TOKEN
+    if kind == "window":
+        return bool(_PERCENT_RE.fullmatch(token) or _PLAIN_NUMBER_RE.fullmatch(token))
+    if kind == "price":
+        return _PRICE_RE.fullmatch(token) is not None
+    if kind == "symbol":
+        try:
+            parse_symbol(token)
+        except ArgumentError:
+            return False
+        return lowered != "all" and lowered not in exchanges and lowered not in _RANGE_BY_TOKEN
+    return False
+
+
+_LOOKS_LIKE: Final[dict[ParamKind, re.Pattern[str]]] = {
+    "range": re.compile(r"\d+[A-Za-z]+"),
+    "window": re.compile(r".*%|[\d.]+"),
+    "price": re.compile(r"[$\d].*"),
+    "exchange": re.compile(r"[A-Za-z][A-Za-z0-9_-]*"),
+}
+
+
+def _looks_like(kind: ParamKind, token: str) -> bool:
+    """Weak match: ``token`` seems meant as ``kind`` (decides which error to show)."""
+    pattern = _LOOKS_LIKE.get(kind)
+    return pattern is not None and pattern.fullmatch(token) is not None
+
+
+def _parse_one(param: Param, token: str, exchanges: Sequence[str]) -> Any:
+    if param.kind == "symbol":
+        return parse_symbol(token)
+    if param.kind == "range":
+        return parse_range(token)
+    if param.kind == "exchange":
+        return parse_exchange(token, exchanges)
+    if param.kind == "window":
+        return parse_window(token)
+    if param.kind == "price":
+        return parse_price(token)
+    if param.choices and token.lower() not in param.choices:
+        raise ArgumentError(
+            f"Unknown {param.name} '{token}'. Use one of: {', '.join(param.choices)}."
+        )
+    return token
+
+
+def _missing(param: Param) -> ArgumentError:
+    hint = f": {param.help}" if param.help else ""
+    return ArgumentError(f"Missing {param.usage}{hint}.")
+
+
+def parse_args(
+    spec: CommandSpec, tokens: Sequence[str], *, exchanges: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Parse ``tokens`` against ``spec.params`` (see the module docstring for the rules).
+
+    Returns every parameter by name: the given value, else the default (a string default
+    is parsed like user input), else ``None``. Raises :class:`ArgumentError`.
+    """
+    exchanges = tuple(e.lower() for e in exchanges)
+    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    unfilled = list(spec.params)
+    for i, token in enumerate(tokens):
+        strong = [p for p in unfilled if p.kind != "text" and _recognises(p.kind, token, exchanges)]
+        strong.sort(key=lambda p: (p.kind == "symbol", spec.params.index(p)))
+        text_params = [p for p in unfilled if p.kind == "text"]
+        if strong:
+            param = strong[0]
+        elif text_params:
+            values[text_params[0].name] = " ".join(tokens[i:])
+            unfilled.remove(text_params[0])
+            break
+        elif unfilled:
+            weak = [p for p in unfilled if _looks_like(p.kind, token)]
+            param = weak[0] if weak else unfilled[0]
+            twice = [
+                p
+                for p in spec.params
+                if p.name in given and p.kind != "symbol" and _recognises(p.kind, token, exchanges)
+            ]
+            if twice and not weak:
+                first = given[twice[0].name]
+                name = twice[0].name.capitalize()
+                raise ArgumentError(f"{name} given twice ('{first}' and '{token}').")
+        else:
+            raise ArgumentError(f"Too many arguments: '{token}' is one too many.")
+        values[param.name] = _parse_one(param, token, exchanges)
+        given[param.name] = token
+        unfilled.remove(param)
+    for param in unfilled:
+        if param.required:
+            raise _missing(param)
+        default = param.default
+        if isinstance(default, str) and param.kind not in ("symbol", "text"):
+            default = _parse_one(param, default, exchanges)
+        values[param.name] = default
+    return values

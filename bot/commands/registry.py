@@ -1,0 +1,111 @@
+"""The command registry: one entry point that turns a chat line into a :class:`Reply`.
+
+``await commands.run("/heatmap BTC 7d", ctx)`` parses the line against the command's spec,
+checks admin rights, calls the handler and *never raises*: every failure becomes a reply —
+
+* bad arguments → the message plus the command's usage and an example;
+* an unknown symbol → "did you mean …" plus usage;
+* market trouble (exchange down, no data) → a plain message;
+* anything unexpected → logged at ERROR with the traceback, and a short apology.
+
+Adapters call :meth:`Commands.run` for typed commands and for button presses alike, and
+:meth:`Commands.menu` to publish the command list (Telegram ``set_my_commands``, Discord's
+command tree).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from bot.commands.parsing import parse_args, split_command
+from bot.commands.reply import CallContext, Reply
+from bot.commands.spec import ArgumentError, Call, CommandSpec
+from bot.market.errors import MarketError, TemporaryMarketError, UnknownSymbol
+
+__all__ = ["ADMIN_ONLY", "APOLOGY", "Commands", "error_reply"]
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry — something went wrong while building that. It has been logged."
+ADMIN_ONLY = "This command is for admins of this chat."
+_MAX_MARKET_MESSAGE = 200
+
+
+def error_reply(message: str, spec: CommandSpec | None = None) -> Reply:
+    """An error reply (template ``error``) with the command's usage and example when given."""
+    context = {
+        "message": message,
+        "usage": spec.usage if spec else "",
+        "example": f"/{spec.examples[0]}" if spec and spec.examples else "",
+    }
+    return Reply("error", context, is_error=True)
+
+
+def _unknown_symbol_message(exc: UnknownSymbol) -> str:
+    hint = f" Did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+    return f"Unknown symbol '{exc.query}'.{hint}"
+
+
+def _market_message(exc: MarketError) -> str:
+    detail = str(exc).strip()
+    if len(detail) > _MAX_MARKET_MESSAGE:
+        detail = detail[: _MAX_MARKET_MESSAGE - 1] + "…"
+    if isinstance(exc, TemporaryMarketError):
+        return f"Market data is unavailable right now ({detail}). Please try again in a minute."
+    return detail or "Market data is unavailable for that request."
+
+
+class Commands:
+    """Every command of the bot, by name; runs chat lines (see the module docstring)."""
+
+    def __init__(self, specs: Iterable[CommandSpec], *, exchanges: Sequence[str] = ()) -> None:
+        self.specs: tuple[CommandSpec, ...] = tuple(specs)
+        self.exchanges = tuple(exchanges)
+        self._by_name: dict[str, CommandSpec] = {}
+        for spec in self.specs:
+            if spec.name in self._by_name:
+                raise ValueError(f"command /{spec.name} is registered twice")
+            if spec.handler is None:
+                raise ValueError(f"command /{spec.name} has no handler")
+            self._by_name[spec.name] = spec
+
+    def get(self, name: str) -> CommandSpec | None:
+        """The spec of ``/name`` (without the slash), or ``None``."""
+        return self._by_name.get(name.lstrip("/").lower())
+
+    def menu(self, *, include_admin: bool = False) -> list[tuple[str, str]]:
+        """(name, summary) of each public command, for the platforms' command menus."""
+        return [(s.name, s.summary) for s in self.specs if include_admin or not s.admin]
+
+    async def run(
+        self, line: str, ctx: CallContext, *, bot_username: str | None = None
+    ) -> Reply | None:
+        """The reply to ``line``, or ``None`` when the line is not for this bot."""
+        parsed = split_command(line, bot_username=bot_username)
+        if parsed is None:
+            return None
+        spec = self._by_name.get(parsed.name)
+        if spec is None:
+            if ctx.is_group and not parsed.addressed_to:
+                return None  # maybe another bot's command in a shared group
+            return error_reply(f"Unknown command /{parsed.name}. Try /help.")
+        if spec.admin and not ctx.is_admin:
+            return error_reply(ADMIN_ONLY)
+        try:
+            args = parse_args(spec, parsed.tokens, exchanges=self.exchanges)
+            call = Call(ctx, args, spec, self.specs, line.strip())
+            assert spec.handler is not None
+            return await spec.handler(call)
+        except ArgumentError as exc:
+            return error_reply(str(exc), spec)
+        except UnknownSymbol as exc:
+            return error_reply(_unknown_symbol_message(exc), spec)
+        except MarketError as exc:
+            log.warning("/%s: market error: %s", spec.name, exc)
+            return error_reply(_market_message(exc))
+        except Exception:
+            log.exception(
+                "/%s failed (chat %s, user %s, line %r)", spec.name, ctx.chat_id, ctx.user_id, line
+            )
+            return error_reply(APOLOGY)

@@ -1,0 +1,83 @@
+"""Page walking and alignment of side series, against brute-force expectations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.market.history import align_at_close, fill_funding, walk_pages
+
+STEP = 300_000
+
+
+def exchange(times: list[int], newest_first: bool, calls: list[tuple[int, int, int]]) -> object:
+    """A fake endpoint: rows in [start, end], the first (or newest) ``limit`` of them."""
+
+    async def fetch(start: int, end: int, limit: int) -> Sequence[Sequence[float]]:
+        calls.append((start, end, limit))
+        inside = [t for t in times if start <= t <= end]
+        chosen = inside[-limit:] if newest_first else inside[:limit]
+        return [(t, float(t)) for t in chosen]
+
+    return fetch
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(0, 60),
+    holes=st.sets(st.integers(0, 59), max_size=8),
+    page=st.integers(1, 13),
+    newest_first=st.booleans(),
+    walk=st.sampled_from(["forward", "backward"]),
+    lo=st.integers(0, 20),
+    hi=st.integers(0, 70),
+)
+def test_every_row_in_range_exactly_once(
+    n: int, holes: set[int], page: int, newest_first: bool, walk: str, lo: int, hi: int
+) -> None:
+    times = [i * STEP for i in range(n) if i not in holes]
+    calls: list[tuple[int, int, int]] = []
+    got = asyncio.run(
+        walk_pages(exchange(times, newest_first, calls), lo * STEP, hi * STEP, STEP, page, walk)  # type: ignore[arg-type]
+    )
+    expected = [t for t in times if lo * STEP <= t < hi * STEP]
+    # an empty window ends the walk: everything up to the first fully empty window
+    span = page * STEP
+    if walk == "forward":
+        cut = [t for t in expected]
+        starts = range(lo * STEP, hi * STEP, span)
+        for s in starts:
+            if not any(s <= t < s + span for t in times):
+                cut = [t for t in expected if t < s]
+                break
+    else:
+        cut = list(expected)
+        for s in range(hi * STEP - span, lo * STEP - span, -span):
+            if not any(max(s, lo * STEP) <= t < s + span for t in times):
+                cut = [t for t in expected if t >= s + span]
+                break
+    assert list(got) == cut
+    assert all(limit <= page for _, _, limit in calls)
+
+
+def test_align_at_close_marks_missing_samples_nan() -> None:
+    candles = np.array([0, 300, 600, 900], dtype=np.int64)
+    samples = np.array([300, 900, 1200, 5000], dtype=np.int64)
+    out = align_at_close(candles, 300, samples, np.array([1.0, 3.0, 4.0, 9.0]))
+    np.testing.assert_array_equal(out, [1.0, np.nan, 3.0, 4.0])
+
+
+def test_funding_fills_its_interval_and_nan_elsewhere() -> None:
+    hour = 3_600_000
+    candles = np.arange(0, 30 * hour, hour, dtype=np.int64)
+    settles = np.array([4 * hour + 17, 12 * hour + 3], dtype=np.int64)  # Binance jitter
+    out = fill_funding(candles, settles, np.array([0.1, 0.2]))
+    assert np.isnan(out[:4]).all()
+    assert (out[4:12] == 0.1).all()
+    assert (out[12:20] == 0.2).all()  # the last rate lasts the median interval (8 h)
+    assert np.isnan(out[20:]).all()
+    assert np.isnan(fill_funding(candles, np.empty(0, np.int64), np.empty(0))).all()

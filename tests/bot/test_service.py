@@ -1,0 +1,183 @@
+"""MarketService: freshness, stale-data notes, and the coalescing render cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.commands.parsing import RANGES
+from bot.market.errors import ExchangeUnavailable, UnknownSymbol
+from bot.render_cache import CoalescingCache
+from bot.service import MarketService, data_age_note
+from bot.store import Store
+from tests.fakes.market_service import FIVE_MIN, T0, FakeEngine, FakeSource
+
+DAY = RANGES[1]
+
+
+class Clock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def after_candles(n: int, extra_ms: int = 30_000) -> int:
+    """Wall time shortly after the close of the ``n``-th candle."""
+    return T0 + n * FIVE_MIN + extra_ms
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store(":memory:")
+
+
+def make_service(
+    store: Store, source: FakeSource, engine: FakeEngine, clock: Clock
+) -> MarketService:
+    return MarketService(
+        {source.name: source}, store, engine=engine, clock=clock, refresh_every_ms=60_000
+    )
+
+
+async def test_first_request_fills_the_cache_then_serves_it(store: Store) -> None:
+    source, engine = FakeSource(candles=288), FakeEngine(render_seconds=0)
+    service = make_service(store, source, engine, Clock(after_candles(288)))
+    view = await service.view("btc", DAY, "all")
+    assert view.symbol == "BTC/USDT:USDT"
+    assert view.exchanges == ("sim",)
+    assert view.notes == ()
+    assert view.version == (("sim", T0 + 287 * FIVE_MIN),)
+    assert source.fetches == 1
+    again = await service.view("BTC", DAY, "sim")
+    assert source.fetches == 1  # fresh: no refetch
+    assert again.analysis is view.analysis  # same version: analysis from the LRU
+    assert service.analyses == 1
+
+
+async def test_fifty_identical_concurrent_requests_render_once(store: Store) -> None:
+    source, engine = FakeSource(candles=288), FakeEngine(render_seconds=0.05)
+    service = make_service(store, source, engine, Clock(after_candles(288)))
+    charts = await asyncio.gather(*(service.chart("heatmap", "BTC", DAY, "all") for _ in range(50)))
+    assert len(charts) == 50
+    assert engine.render_calls == 1
+    assert service.renders == 1
+    assert service.analyses == 1
+    assert source.fetches == 1  # the refresh of the empty cache was coalesced too
+    assert len({c.png for c in charts}) == 1
+    # a later identical request is an LRU hit; another style is another render
+    await service.chart("heatmap", "BTC", DAY, "all")
+    assert service.renders == 1
+    await service.chart("heatmap", "BTC", DAY, "all", style="light")
+    assert service.renders == 2
+
+
+async def test_a_new_candle_changes_the_data_version(store: Store) -> None:
+    source, engine = FakeSource(candles=288), FakeEngine(render_seconds=0)
+    clock = Clock(after_candles(288))
+    service = make_service(store, source, engine, clock)
+    first = await service.chart("map", "ETH", DAY, "all")
+    source.candles = 290
+    clock.now = after_candles(290)
+    second = await service.chart("map", "ETH", DAY, "all")
+    assert second.view.version != first.view.version
+    assert service.renders == 2
+    assert service.analyses == 2
+
+
+async def test_exchange_down_serves_last_data_with_its_age(store: Store) -> None:
+    source, engine = FakeSource(candles=288), FakeEngine(render_seconds=0)
+    clock = Clock(after_candles(288))
+    service = make_service(store, source, engine, clock)
+    await service.view("BTC", DAY, "all")
+    source.down = True
+    clock.now = after_candles(288, extra_ms=14 * 60_000)
+    view = await service.view("BTC", DAY, "all")
+    assert view.notes == ("data 14 min old — sim unreachable",)
+    assert view.version == (("sim", T0 + 287 * FIVE_MIN),)
+    fetches = source.fetches
+    clock.now += 30_000  # within one refresh interval of the failure: not asked again
+    again = await service.view("BTC", DAY, "all")
+    assert source.fetches == fetches
+    assert again.notes == ("data 14 min old — sim unreachable",)
+    clock.now += 60_000  # then it is tried again, and recovers
+    source.down = False
+    recovered = await service.view("BTC", DAY, "all")
+    assert source.fetches == fetches + 1
+    assert recovered.notes == ()
+
+
+async def test_exchange_down_with_nothing_cached_raises(store: Store) -> None:
+    service = make_service(
+        store, FakeSource(down=True), FakeEngine(render_seconds=0), Clock(after_candles(10))
+    )
+    with pytest.raises(ExchangeUnavailable):
+        await service.view("BTC", DAY, "all")
+
+
+async def test_unknown_symbol_carries_suggestions(store: Store) -> None:
+    service = make_service(store, FakeSource(), FakeEngine(), Clock(after_candles(10)))
+    with pytest.raises(UnknownSymbol) as info:
+        await service.view("BTCC", DAY, "all")
+    assert "BTC" in info.value.suggestions
+
+
+async def test_cascade_chart_carries_the_simulated_push(store: Store) -> None:
+    source, engine = FakeSource(candles=288), FakeEngine(render_seconds=0)
+    service = make_service(store, source, engine, Clock(after_candles(288)))
+    view = await service.view("BTC", DAY, "all")
+    push = view.analysis.price * 1.04
+    chart = await service.chart("cascade", "BTC", DAY, "all", push_price=push)
+    result = chart.view.analysis.cascade_up
+    assert result is not None
+    assert result.push_price == pytest.approx(push)
+    assert chart.view.analysis.cascade_down is view.analysis.cascade_down
+
+
+def test_data_age_note_formats_minutes_and_hours() -> None:
+    assert data_age_note(14 * 60_000 + 5_000, "bybit") == "data 14 min old — bybit unreachable"
+    assert (
+        data_age_note(5 * 3_600_000, "okx", "refresh failed") == "data 5h old — okx refresh failed"
+    )
+
+
+# --- the cache itself --------------------------------------------------------------------
+
+
+async def test_failure_reaches_every_waiter_and_is_not_cached() -> None:
+    cache: CoalescingCache[int] = CoalescingCache(4)
+    calls = 0
+
+    async def boom() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        raise RuntimeError("render failed")
+
+    results = await asyncio.gather(
+        *(cache.get("k", boom) for _ in range(5)), return_exceptions=True
+    )
+    assert calls == 1
+    assert all(isinstance(r, RuntimeError) for r in results)
+
+    async def ok() -> int:
+        return 7
+
+    assert await cache.get("k", ok) == 7  # the failure was not remembered
+
+
+async def test_lru_keeps_the_most_recent_entries() -> None:
+    cache: CoalescingCache[str] = CoalescingCache(2)
+
+    def value(v: str):  # type: ignore[no-untyped-def]
+        async def compute() -> str:
+            return v
+
+        return compute
+
+    for key in ("a", "b", "a", "c"):
+        await cache.get(key, value(key))
+    assert "a" in cache and "c" in cache and "b" not in cache
+    assert cache.computed == 3 and cache.hits == 1
