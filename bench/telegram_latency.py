@@ -1,6 +1,6 @@
 """Bench: ``/heatmap`` through the real PTB Application against the loopback fake Bot API.
 
-Run from the checkout: ``.venv/bin/python bench/telegram.py [--requests 40] [--burst 50]``.
+Run from the checkout: ``.venv/bin/python bench/telegram_latency.py [--requests 40] [--burst 50]``.
 
 1. **Latency** — sequential ``/heatmap`` requests on warm market data (the market was
    fetched once before timing), from injecting the update into the fake to the fake
@@ -24,20 +24,18 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "agg")
-# run as a script, sys.path[0] is bench/, where this file would shadow the ``telegram`` package
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+# run as a script from anywhere: the checkout (for tests.fakes) goes on the path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.adapters.telegram import TelegramAdapter  # noqa: E402
-from bot.commands.catalog import build_commands  # noqa: E402
-from bot.commands.parsing import RANGES, Range  # noqa: E402
-from bot.commands.text import render_reply  # noqa: E402
-from bot.market.sim_source import DEFAULT_START_MS, SimSource  # noqa: E402
-from bot.service import MarketService  # noqa: E402
-from bot.store import Store  # noqa: E402
-from core.models import timeframe_ms  # noqa: E402
-from tests.fakes.fake_telegram import FakeTelegram  # noqa: E402
+from bot.adapters.telegram import TelegramAdapter
+from bot.commands.catalog import build_commands
+from bot.commands.parsing import RANGES, Range
+from bot.commands.text import render_reply
+from bot.market.sim_source import DEFAULT_START_MS, SimSource
+from bot.service import MarketService
+from bot.store import Store
+from core.models import timeframe_ms
+from tests.fakes.fake_telegram import FakeTelegram
 
 TOKEN = "123456789:BENCHbenchBENCHbenchBENCHbench12345"
 CANDLES = 2016  # one week of 5m candles, the sim's default
