@@ -7,11 +7,127 @@ to ports (:class:`bot.market.port.MarketSource`) and neutral replies.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.market.port import MarketSource
+    from bot.service import MarketService
+    from bot.store import Store
+
+__all__ = ["build_service", "build_sources", "main"]
+
+
+def build_sources(settings: Settings) -> dict[str, MarketSource]:
+    """The market sources the settings ask for, by exchange id."""
+    market = settings.market
+    if market.source == "sim":
+        from bot.market.sim_source import SIM_MARKETS, SimMarketSpec, SimSource
+
+        markets = dict(SIM_MARKETS)
+        btc = "BTC/USDT:USDT"
+        markets[btc] = SimMarketSpec(seed=market.sim_seed, start_price=markets[btc].start_price)
+        return {"sim": SimSource(scenario=market.sim_scenario, markets=markets)}
+    if market.source == "replay":
+        from bot.market.replay_source import ReplaySource
+
+        assert market.replay_dir is not None  # validated by the config
+        return {"replay": ReplaySource(market.replay_dir)}
+    from bot.market.ccxt_source import CcxtSource
+
+    sources: dict[str, MarketSource] = {}
+    for exchange_id in market.exchanges:
+        ex = settings.exchange(exchange_id)
+        sources[exchange_id] = CcxtSource(
+            exchange_id,
+            api_base_url=str(ex.api_base_url) if ex.api_base_url else None,
+            timeout_ms=int(ex.timeout_s * 1000),
+            enable_rate_limit=ex.rate_limit,
+        )
+    return sources
+
+
+def _clock_for(sources: dict[str, MarketSource]) -> Callable[[], int] | None:
+    """The synthetic market lives at fixed dates: its clock stands at the end of the run."""
+    from bot.market.sim_source import SimSource
+
+    sim = sources.get("sim")
+    if isinstance(sim, SimSource):
+        end = sim.start_ms + sim.candles * 300_000
+        return lambda: end
+    return None
+
+
+def build_service(
+    settings: Settings, store: Store, sources: dict[str, MarketSource]
+) -> MarketService:
+    """The one path from (symbol, range, exchanges) to analyses and charts."""
+    from bot.service import CoreEngine, MarketService
+    from core.analysis import AnalysisParams
+    from core.levels import EngineParams, LeverageTiers
+
+    model = settings.model
+    params = AnalysisParams(
+        engine=EngineParams(
+            tiers=LeverageTiers(tuple(model.leverage_tiers), tuple(model.leverage_weights)),
+            position_notional=model.position_notional,
+        ),
+        bins=model.bins,
+        window=model.window,
+    )
+    clock = _clock_for(sources)
+    extra = {"clock": clock} if clock is not None else {}
+    return MarketService(
+        sources,
+        store,
+        timeframe=settings.market.timeframe,
+        refresh_every_ms=settings.market.refresh.candles_every,
+        lookback_ms=settings.market.lookback,
+        engine=CoreEngine(params),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _load(path: str | None) -> Settings:
+    from bot.config import ConfigError, load_settings
+
+    try:
+        return load_settings(Path(path) if path else None)
+    except ConfigError as err:
+        print(f"{path or 'settings'}: {len(err.problems)} problem(s)", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _console(args: argparse.Namespace) -> int:
+    from bot.adapters.console import run_console
+    from bot.commands.catalog import build_commands, defaults_from_settings
+    from bot.logs import setup_logging
+    from bot.store import Store
+
+    settings = _load(args.config)
+    setup_logging(settings.logging.level, secrets=settings.redactions())
+    sources = build_sources(settings)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    async def session() -> None:
+        with Store(settings.storage.path) as store:
+            service = build_service(settings, store, sources)
+            commands = build_commands(service, defaults_from_settings(settings))
+            try:
+                await run_console(commands, out_dir=out_dir, input=sys.stdin, output=sys.stdout)
+            finally:
+                for source in sources.values():
+                    await source.close()
+
+    asyncio.run(session())
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -50,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", default="seed", help="synthetic scenario (default: seed)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     demo.set_defaults(func=_demo)
+
+    console = sub.add_parser(
+        "console", help="type bot commands at a prompt (no token needed); images go to files"
+    )
+    console.add_argument("--config", help="liqwatch TOML config (default: built-in defaults)")
+    console.add_argument("--out", default="out/console", help="folder for chart images")
+    console.set_defaults(func=_console)
 
     check = sub.add_parser("check-config", help="validate a config file and list every problem")
     check.add_argument("path", help="path to a liqwatch TOML config")

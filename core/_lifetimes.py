@@ -177,27 +177,36 @@ def accumulate(
     # is subtracted only when the level also ends in that column.
     after = slot[last] + 1
     after[multi] = width
+    # Level notional per column candle (hence / size) times in-column decay sums.
     head = (
-        notional
+        (notional / sizes[c_first])
         * np.exp(base[c_first] - lam_o)
         * (suffix[c_first, slot[o]] - suffix[c_first, after])
     )
     # Last column (when different): candles column start .. last.
     c_end = c_last[multi]
-    tail = notional[multi] * np.exp(base[c_end] - lam_o[multi]) * prefix[c_end, slot[last[multi]]]
+    tail = (
+        (notional[multi] / sizes[c_end])
+        * np.exp(base[c_end] - lam_o[multi])
+        * prefix[c_end, slot[last[multi]]]
+    )
     out = binned_sum(
         np.concatenate([c_first * cells + cell, c_end * cells + cell[multi]]),
         np.concatenate([head, tail]),
         columns * cells,
     ).reshape(columns, cells)
-    out /= sizes[:, None]
     full = multi[c_end - c_first[multi] >= 2]
     if len(full):
-        covered = _full_columns(
-            c_first[full] + 1, c_last[full], cell[full], notional[full], lam_o[full], base, cells
+        out += _full_columns(
+            c_first[full] + 1,
+            c_last[full],
+            cell[full],
+            notional[full],
+            lam_o[full],
+            base,
+            column_sum / sizes,
+            cells,
         )
-        covered *= (column_sum / sizes)[:, None]
-        out += covered
     # The difference array leaves rounding residue (~1e-16 of the notional it carried)
     # where a level has left; a residue must never read as negative notional.
     np.maximum(out, 0.0, out=out)
@@ -211,10 +220,12 @@ def _full_columns(
     notional: FloatArray,
     lam_o: FloatArray,
     base: FloatArray,
+    column_mean: FloatArray,
     cells: int,
 ) -> FloatArray:
-    """``W[c, cell]``: Σ ``n0 · exp(base_c − Λ_o)`` over levels covering columns
-    ``first .. stop − 1`` completely.
+    """Σ ``n0 · exp(base_c − Λ_o) · column_mean_c`` over levels covering columns
+    ``first .. stop − 1`` completely, per (column, cell); ``column_mean_c`` is the mean
+    of ``exp(Λ_t − base_c)`` over the column's candles.
 
     A 2-D difference array along columns: ``+w`` at ``first``, ``−w`` at ``stop``. Within
     a block of columns whose bases lie within ``_BLOCK_LOG`` of the block's first base,
@@ -238,5 +249,5 @@ def _full_columns(
         if a > 0:
             delta[a] += delta[a - 1] * np.exp(base[a] - block_base[a - 1])
         np.cumsum(delta[a:b], axis=0, out=delta[a:b])
-    delta *= np.exp(base - block_base)[:, None]
+    delta *= (np.exp(base - block_base) * column_mean)[:, None]
     return delta

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from core.charts.canvas import CAVEAT, check_size, display_symbol, encode_png, utc_label
 from core.charts.format import human_ratio, human_usd
 from core.charts.liqmap import map_thumbnail
-from core.charts.marks import side_name, zone_label
+from core.charts.marks import BALANCED_RATIO, side_name, zone_label
 from core.charts.style import Style, load_style
 from core.models import Side
 from core.results import Analysis
@@ -45,7 +45,7 @@ class CardText:
     thin_line: str  # which side is thin
     zone_line: str  # the main danger zone, or ""
     footer: str
-    heavy: Side | None  # colour of the ratio; None when there is no data
+    heavy: Side | None  # colour of the ratio; None without data or when balanced
 
 
 def card_text(a: Analysis) -> CardText:
@@ -79,9 +79,13 @@ def card_text(a: Analysis) -> CardText:
         short_total=human_usd(imb.short_above),
         long_total=human_usd(imb.long_below),
         message="",
-        thin_line=f"Thin side: {side_name(thin)} {thin_where} price",
+        thin_line=(
+            "Balanced: neither side dominates"
+            if imb.ratio < BALANCED_RATIO
+            else f"Thin side: {side_name(thin)} {thin_where} price"
+        ),
         zone_line=zone_label(zones[0]) if zones else "",
-        heavy=imb.heavy_side,
+        heavy=None if imb.ratio < BALANCED_RATIO else imb.heavy_side,
         **common,
     )
 
@@ -147,7 +151,8 @@ def build_card_image(
         at(left, 134), text.caption, font=fonts.fit(draw, text.caption, 27, column), fill=pal.muted
     )
     ratio_font = fonts.fit(draw, text.ratio, 200, column, bold=True)
-    draw.text(at(left, 172), text.ratio, font=ratio_font, fill=_side_rgb(st, text.heavy))
+    ratio_color = _side_rgb(st, text.heavy) if text.heavy or not text.short_total else pal.text
+    draw.text(at(left, 172), text.ratio, font=ratio_font, fill=ratio_color)
     if text.message:
         font = fonts.fit(draw, text.message, 30, column)
         draw.text(at(left, 420), text.message, font=font, fill=pal.muted)
@@ -163,7 +168,11 @@ def build_card_image(
             at(left + column - 24, y), value, font=fonts.get(44, bold=True), fill=color, anchor="ra"
         )
     if text.thin_line:
-        thin_color = _side_rgb(st, Side.LONG if text.heavy is Side.SHORT else Side.SHORT)
+        thin_color = (
+            pal.muted
+            if text.heavy is None
+            else _side_rgb(st, Side.LONG if text.heavy is Side.SHORT else Side.SHORT)
+        )
         draw.text(
             at(left, 526),
             text.thin_line,

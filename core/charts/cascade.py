@@ -3,7 +3,8 @@
 Round 0 is the starting push; each later round is the price the previous round's forced
 market orders reached and the cumulative forced notional liquidated by then. The path
 is drawn as steps (a round's forced flow moves price, which crosses more levels), ending
-at the fixed point. ``R`` (liquidations per $ of move ÷ book depth per $ of move) says
+at the fixed point (or where the walk left the map, or hit the round limit — the labels
+say which). ``R`` (liquidations per $ of move ÷ book depth per $ of move) says
 whether the loop feeds itself (R ≥ 1) or is absorbed by the book. The map's liquidations
 of the side being squeezed are drawn faintly behind the path for context.
 """
@@ -51,6 +52,21 @@ def r_verdict(r: float) -> str:
 _DEPTH_NAMES: Final = {"book": "order-book depth", "model": "power-law depth model"}
 
 
+#: How the walk ended, for the subtitle, and the name of its end point.
+_OUTCOMES: Final = {
+    "converged": "fixed point reached",
+    "map_edge": "ran past the map's edge (the move is a lower bound)",
+    "max_rounds": "still moving when the round limit stopped it",
+}
+_END_NAMES: Final = {"converged": "fixed point", "map_edge": "map edge", "max_rounds": "stopped"}
+
+
+def _final(c: CascadeResult) -> str:
+    """The final price; ``≥``/``≤`` when the walk left the map (the move is a bound)."""
+    bound = ("≥" if c.direction > 0 else "≤") if c.outcome == "map_edge" else ""
+    return f"{bound}{human_price(c.final_price)}"
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:+.1f} %".replace("-", "−")
 
@@ -60,7 +76,7 @@ def cascade_headline(c: CascadeResult) -> str:
     flow = "buys" if c.direction > 0 else "sells"
     return (
         f"Push {_pct(c.push_price / c.start_price - 1)} → {human_usd(c.forced_notional)} forced "
-        f"{flow} → {human_price(c.final_price)} ({_pct(c.extra_move)} beyond the push)"
+        f"{flow} → {_final(c)} ({_pct(c.extra_move)} beyond the push)"
     )
 
 
@@ -106,7 +122,7 @@ def _build(a: Analysis, direction: int, style: str, size: tuple[int, int]) -> Pa
         page.fy(78),
         f"Simulated: crossed liquidations become market {'buys' if direction == 1 else 'sells'}"
         f" that walk the book ({_DEPTH_NAMES.get(c.depth_source, c.depth_source)})"
-        f" until a fixed point · {c.rounds} rounds",
+        f" · {_OUTCOMES.get(c.outcome, c.outcome)} after {c.rounds} rounds",
         fontsize=fonts.subtitle,
         color=pal.muted,
         va="top",
@@ -197,7 +213,7 @@ def _build(a: Analysis, direction: int, style: str, size: tuple[int, int]) -> Pa
     )
     right_side = (c.final_price - lo) / (hi - lo) > 0.6
     ax.annotate(
-        f"fixed point {human_price(c.final_price)}\n{human_usd(c.forced_notional)} forced"
+        f"{_END_NAMES.get(c.outcome, 'end')} {_final(c)}\n{human_usd(c.forced_notional)} forced"
         f" · round {c.rounds}",
         xy=(c.final_price, c.forced_notional),
         xytext=(-14 if right_side else 14, 12),

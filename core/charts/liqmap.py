@@ -37,6 +37,7 @@ from core.charts.canvas import (
     utc_label,
 )
 from core.charts.format import human_price, human_ratio, human_usd
+from core.charts.marks import BALANCED_RATIO
 from core.charts.style import load_style
 from core.models import Side
 from core.results import Analysis, Imbalance
@@ -193,7 +194,13 @@ def _build(a: Analysis, style: str, size: tuple[int, int]) -> Page:
         fontsize=fonts.headline,
         weight="bold",
         va="top",
-        color=pal.short if imb.heavy_side is Side.SHORT else pal.long,
+        color=(
+            pal.text
+            if imb.ratio < BALANCED_RATIO
+            else pal.short
+            if imb.heavy_side is Side.SHORT
+            else pal.long
+        ),
     )
     page.text(
         page.figure,

@@ -18,8 +18,9 @@ from core.models import FloatArray, Side
 from core.results import Cluster, DangerZone
 
 __all__ = [
-    "TOP_ZONES",
+    "BALANCED_RATIO",
     "TOP_CLUSTERS",
+    "TOP_ZONES",
     "cluster_label",
     "mark_clusters",
     "mark_price",
@@ -31,6 +32,10 @@ __all__ = [
 TOP_CLUSTERS: Final = 3
 #: How many danger zones (largest notional first) get a label; all are shaded.
 TOP_ZONES: Final = 3
+
+
+#: Below this heavy/thin ratio the market is called balanced: no side colour is used.
+BALANCED_RATIO: Final = 1.25
 
 
 def side_name(side: Side) -> str:
