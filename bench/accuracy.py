@@ -13,7 +13,7 @@ holds at the last candle, binned on the same grid:
   simulator's forced closes (its "liquidation prints") per candle — the real-data check,
   since ../shared/data holds no real liquidation prints.
 
-Run: ``python bench/accuracy.py [--seeds 20] [--split taker]``. Prints a table per scenario.
+Run: ``python bench/accuracy.py [--seeds 20] [--split flow --split taker]``. Prints a table per scenario.
 """
 
 from __future__ import annotations
@@ -91,12 +91,22 @@ def evaluate(scenario: str, seed: int, split: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--split", default="taker", choices=("taker", "candle", "ratio"))
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=("flow", "taker", "candle", "ratio"),
+        help="long/short split(s) to measure (default: flow, the engine's default, and taker)",
+    )
     args = parser.parse_args()
+    for split in args.split or ["flow", "taker"]:
+        table(args.seeds, split)
+
+
+def table(seeds: int, split: str) -> None:
     t0 = time.perf_counter()
     print(
-        f"estimated vs true map, {args.seeds} seeds per scenario, 2016 × 5m candles, "
-        f"side split '{args.split}'"
+        f"\nestimated vs true map, {seeds} seeds per scenario, 2016 × 5m candles, "
+        f"side split '{split}'"
     )
     head = (
         f"{'scenario':<15}{'spearman':>9}{'top5 hit':>10}{'ratio within x1.5':>19}"
@@ -105,14 +115,14 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for name in SCENARIOS:
-        rows = [evaluate(name, seed, args.split) for seed in range(1, args.seeds + 1)]
+        rows = [evaluate(name, seed, split) for seed in range(1, seeds + 1)]
         rho = np.nanmedian([r["spearman"] for r in rows])
         hit = np.nanmean([r["hit"] for r in rows])
         errs = np.array([r["ratio_err"] for r in rows])
         ok = np.mean((errs <= 1.5) & (errs >= 1 / 1.5))
         pr = np.nanmedian([r["prints_r"] for r in rows])
         print(f"{name:<15}{rho:>9.2f}{hit:>10.0%}{ok:>19.0%}{np.nanmedian(errs):>23.2f}{pr:>10.2f}")
-    print("\ntargets: spearman >= 0.8, top-5 hit >= 80 %, ratio within ×1.5 of truth")
+    print("targets: spearman >= 0.8, top-5 hit >= 80 %, ratio within ×1.5 of truth")
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 

@@ -22,8 +22,13 @@ produces is an *estimate* in quote currency (USDT). Per candle ``t``, in this or
 
 ``ΔOI`` of the first candle is 0 (no earlier value), and so is ``ΔOI`` on either side of
 a missing (NaN) value: a gap opens nothing and closes nothing. A series without open
-interest opens nothing at all. Long/short split: ``"taker"`` uses the taker-buy share of
-the candle's volume; ``"ratio"`` uses the long/short account ratio ``r`` as ``r/(1+r)``
+interest opens nothing at all. Long/short split (default ``"flow"``): ``"flow"`` reads the
+*net* taker flow against the growth of open interest — opening a long is a taker buy,
+opening a short a taker sell, and flow that opens nothing (closes, market making, noise)
+nets out — so the long share of ``ΔOI`` is ``clip(1/2 + (buy − sell) / (2·ΔOI), 0, 1)``
+with ``buy``/``sell`` the candle's taker-buy and taker-sell volume (base units);
+``"taker"`` uses the plain taker-buy share of the candle's volume, which balanced
+background volume dilutes towards 1/2 (``bench/accuracy.py`` measures both); ``"ratio"`` uses the long/short account ratio ``r`` as ``r/(1+r)``
 and falls back to ``"taker"`` where the ratio is missing; ``"taker"`` falls back to the
 candle's direction where taker-buy volume is missing or volume is 0: 0.6 long if the
 candle closed up, 0.4 if down, 0.5 if flat (``"candle"`` uses that rule throughout).
@@ -64,7 +69,7 @@ __all__ = [
     "run_engine",
 ]
 
-SideSplit = Literal["taker", "candle", "ratio"]
+SideSplit = Literal["flow", "taker", "candle", "ratio"]
 
 #: Long share of new positions when only the candle's direction is known: (up, down, flat).
 CANDLE_LONG_SHARE: Final[tuple[float, float, float]] = (0.6, 0.4, 0.5)
@@ -106,16 +111,16 @@ class EngineParams:
     tiers: LeverageTiers = field(default_factory=LeverageTiers)
     brackets: Brackets = DEFAULT_BTCUSDT_BRACKETS
     position_notional: float = 10_000.0
-    side_split: SideSplit = "taker"
+    side_split: SideSplit = "flow"
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.position_notional) and self.position_notional > 0):
             raise ModelError(
                 f"position_notional: must be a positive number (got {self.position_notional})"
             )
-        if self.side_split not in ("taker", "candle", "ratio"):
+        if self.side_split not in ("flow", "taker", "candle", "ratio"):
             raise ModelError(
-                f"side_split: {self.side_split!r} is not one of 'taker', 'candle', 'ratio'"
+                f"side_split: {self.side_split!r} is not one of 'flow', 'taker', 'candle', 'ratio'"
             )
 
 
@@ -167,7 +172,7 @@ def keep_factors(series: MarketSeries) -> FloatArray:
     return keep
 
 
-def long_shares(series: MarketSeries, mode: SideSplit = "taker") -> FloatArray:
+def long_shares(series: MarketSeries, mode: SideSplit = "flow") -> FloatArray:
     """Long share of the notional opened in each candle (see the module docstring)."""
     up, down, flat = CANDLE_LONG_SHARE
     share = np.where(
@@ -179,6 +184,12 @@ def long_shares(series: MarketSeries, mode: SideSplit = "taker") -> FloatArray:
         traded = series.volume > 0
         taker = series.taker_buy_volume / np.where(traded, series.volume, 1.0)
         share = np.where(traded, np.minimum(taker, 1.0), share)
+        if mode == "flow":
+            growth = open_interest_change(series)
+            grew = traded & (growth > 0)
+            net = 2.0 * series.taker_buy_volume - series.volume  # buys − sells
+            flow = 0.5 + net / (2.0 * np.where(grew, growth, 1.0))
+            share = np.where(grew, np.clip(flow, 0.0, 1.0), share)
     if mode == "ratio" and series.long_short_ratio is not None:
         ratio = series.long_short_ratio
         known = np.isfinite(ratio) & (ratio >= 0)

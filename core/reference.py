@@ -55,9 +55,15 @@ def _long_share(series: MarketSeries, i: int, mode: str) -> float:
         return ratio / (1.0 + ratio)
     taker = _value(series.taker_buy_volume, i)
     volume = float(series.volume[i])
-    if taker is not None and volume > 0:
-        return min(taker / volume, 1.0)
-    return candle
+    if taker is None or volume <= 0:
+        return candle
+    if mode == "flow" and i > 0 and series.open_interest is not None:
+        before, after = float(series.open_interest[i - 1]), float(series.open_interest[i])
+        growth = after - before  # NaN on either side: no growth
+        if growth > 0:
+            bought, sold = taker, volume - taker
+            return max(0.0, min(1.0, 0.5 + (bought - sold) / (2.0 * growth)))
+    return min(taker / volume, 1.0)
 
 
 def _bin_of(grid: PriceGrid, price: float) -> int:

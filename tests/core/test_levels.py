@@ -211,6 +211,30 @@ def test_long_share_modes_and_fallbacks() -> None:
     np.testing.assert_allclose(long_shares(no_taker, "taker"), [up, down])
 
 
+def test_flow_split_reads_net_taker_flow_against_oi_growth() -> None:
+    # OI grows by 4, 4, 4 then falls; volume 10 each with taker buys 7, 3, 9.5, 7:
+    # net flow +4 → all of the +4 OI is long; −4 → all short; +9 → clipped to all long;
+    # a falling candle opens nothing, so its share falls back to the taker share.
+    series = _series(
+        [100.0] * 5,
+        open_=[100.0] * 5,
+        oi=[10.0, 14.0, 18.0, 22.0, 20.0],
+        volume=[10.0] * 5,
+        taker=[5.0, 7.0, 3.0, 9.5, 7.0],
+    )
+    np.testing.assert_allclose(long_shares(series, "flow"), [0.5, 1.0, 0.0, 1.0, 0.7])
+    balanced = _series(
+        [100.0] * 3,
+        open_=[100.0] * 3,
+        oi=[10.0, 12.0, 14.0],
+        volume=[100.0] * 3,
+        taker=[50.0, 50.5, 50.0],
+    )
+    # background volume cancels: +1 net on +2 OI → 3/4 long (the plain taker share: 0.505)
+    np.testing.assert_allclose(long_shares(balanced, "flow")[1:], [0.75, 0.5])
+    assert EngineParams().side_split == "flow"
+
+
 # -- default grid and validation -----------------------------------------------------
 
 

@@ -147,7 +147,7 @@ def markets(draw: st.DrawFn) -> Case:
     params = EngineParams(
         tiers=tiers,
         position_notional=draw(st.sampled_from([1_000.0, 10_000.0, 500_000.0, 5e6, 2e8])),
-        side_split=draw(st.sampled_from(["taker", "candle", "ratio"])),
+        side_split=draw(st.sampled_from(["flow", "taker", "candle", "ratio"])),
     )
     lo = float(series.low.min()) * draw(st.floats(0.5, 1.05))
     hi = float(series.high.max()) * draw(st.floats(0.95, 1.6))
