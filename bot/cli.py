@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.threads import Thread
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
     from bot.config import Settings
     from bot.market.port import MarketSource
     from bot.service import MarketService
@@ -150,6 +154,51 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=Path(args.out), scenario=args.scenario, seed=args.seed)
 
 
+async def _sim_thread(args: argparse.Namespace) -> Thread:
+    """The thread of ``args.symbol`` on the synthetic market, through the same service path
+    (source → store → analysis) a scheduled thread takes; offline."""
+    from bot.commands.parsing import parse_range
+    from bot.market.sim_source import SimSource
+    from bot.service import MarketService
+    from bot.store import Store
+    from bot.threads import DAY_MS, compose_thread, summarize_prints
+    from core.models import timeframe_ms
+
+    timeframe = "5m"
+    range_ = parse_range(args.range)
+    source = SimSource(scenario=args.scenario, candles=args.candles)
+    try:
+        symbol = source.resolve(args.symbol)
+        series = (await source.snapshot(symbol, timeframe)).series
+        end = int(series.timestamps[-1]) + timeframe_ms(timeframe)  # the sim's "now"
+        with Store(":memory:") as store:
+            service = MarketService(
+                {source.name: source}, store, timeframe=timeframe, clock=lambda: end
+            )
+            view = await service.view(symbol, range_, source.name)
+        prints = await source.fetch_prints(symbol, end - DAY_MS)
+        summary = summarize_prints(prints, end - DAY_MS, end)
+        return compose_thread(view.analysis, prints_summary=summary)
+    finally:
+        await source.close()
+
+
+def _thread(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.threads import format_for_x, render_thread
+
+    thread = asyncio.run(_sim_thread(args))
+    if args.format == "x":
+        posts = format_for_x(thread)
+    else:
+        rendered = render_thread(thread, args.format)
+        posts = [f"[{i}/{len(rendered)}]\n{post.text}" for i, post in enumerate(rendered, 1)]
+    print(f"# {thread.title}\n")
+    print("\n\n".join(posts))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liqwatch",
@@ -173,6 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--config", help="liqwatch TOML config (default: built-in defaults)")
     console.add_argument("--out", default="out/console", help="folder for chart images")
     console.set_defaults(func=_console)
+
+    thread = sub.add_parser(
+        "thread",
+        help="compose the market-structure thread of a symbol (offline, on the synthetic market)",
+    )
+    thread.add_argument("symbol", nargs="?", default="BTC", help="market, e.g. BTC (default)")
+    thread.add_argument(
+        "--format",
+        choices=("x", "telegram", "discord"),
+        default="x",
+        help="x: numbered posts of <= 280 characters; telegram: HTML; discord: Markdown",
+    )
+    thread.add_argument("--range", default="7d", help="look-back window (default: 7d)")
+    thread.add_argument("--scenario", default="seed", help="synthetic scenario (default: seed)")
+    thread.add_argument(
+        "--candles", type=int, default=2016, help="5m candles to simulate (default: 2016)"
+    )
+    thread.set_defaults(func=_thread)
 
     check = sub.add_parser("check-config", help="validate a config file and list every problem")
     check.add_argument("path", help="path to a liqwatch TOML config")

@@ -33,7 +33,7 @@ from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarket
 from bot.market.port import MarketSource
 from bot.render_cache import CoalescingCache
 from core.charts.format import human_duration
-from core.models import MarketSeries, OrderBook, Snapshot, timeframe_ms
+from core.models import LiquidationPrints, MarketSeries, OrderBook, Snapshot, timeframe_ms
 from core.results import Analysis
 
 __all__ = [
@@ -76,6 +76,10 @@ class SeriesStore(Protocol):
     ) -> MarketSeries | None: ...
 
     def load_book(self, exchange: str, symbol: str) -> OrderBook | None: ...
+
+    def load_prints(
+        self, exchange: str, symbol: str, since: int | None = None, until: int | None = None
+    ) -> LiquidationPrints: ...
 
     def market_status(self) -> Sequence[Any]: ...
 
@@ -333,7 +337,10 @@ class MarketService:
         if series is None or len(series) == 0:
             raise NoMarketData(f"No data for {symbol} on {exchange} yet.")
         book = self.store.load_book(exchange, symbol)
-        return Snapshot(exchange, symbol, self.timeframe, series, fetched_at=last, book=book)
+        prints = self.store.load_prints(exchange, symbol, since=int(series.timestamps[0]))
+        return Snapshot(
+            exchange, symbol, self.timeframe, series, fetched_at=last, book=book, prints=prints
+        )
 
     async def _analyze(
         self, symbol: str, range_: Range, version: tuple[tuple[str, int], ...]
@@ -392,6 +399,6 @@ class MarketService:
 async def _default_refresh(
     source: MarketSource, store: Any, symbol: str, timeframe: str, lookback_ms: int, now_ms: int
 ) -> object:
-    from bot.market.refresh import refresh_series
+    from bot.market.refresh import refresh_market
 
-    return await refresh_series(source, store, symbol, timeframe, lookback_ms, now_ms)
+    return await refresh_market(source, store, symbol, timeframe, lookback_ms, now_ms)

@@ -222,9 +222,11 @@ class Templates:
         ]
         for path in sorted(self.root.rglob("*.j2")):
             relative = path.relative_to(self.root)
-            platform = relative.parts[0] if len(relative.parts) > 1 else "console"
-            if platform not in PLATFORMS:
-                problems.append(f"template {path}: unknown platform folder {platform!r}")
+            folder = relative.parts[0] if len(relative.parts) > 1 else ""
+            platform = folder if folder in PLATFORMS else "console"
+            if folder and folder not in PLATFORMS and folder not in NAMESPACES:
+                allowed = ", ".join((*PLATFORMS, *NAMESPACES))
+                problems.append(f"template {path}: unknown folder {folder!r} (use {allowed})")
                 continue
             env = self._envs[platform]
             try:
@@ -234,6 +236,11 @@ class Templates:
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(f"template {path}: cannot read ({exc})")
         return problems
+
+
+#: Folders of neutral templates that belong together (``thread/hook.j2``); platform
+#: variants of them live under the platform folder (``telegram/thread/hook.j2``).
+NAMESPACES: tuple[str, ...] = ("thread",)
 
 
 def _tidy(text: str) -> str:

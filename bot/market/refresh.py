@@ -9,13 +9,17 @@ fetched. The store is synchronous SQLite, so it is called through ``asyncio.to_t
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.market.errors import MarketError
 from bot.market.port import MarketSource
-from core.models import MarketSeries, timeframe_ms
+from core.models import LiquidationPrints, MarketSeries, OrderBook, timeframe_ms
 
-__all__ = ["RefreshResult", "SeriesStore", "refresh_series"]
+__all__ = ["MarketStore", "RefreshResult", "SeriesStore", "refresh_market", "refresh_series"]
+
+log = logging.getLogger(__name__)
 
 
 class SeriesStore(Protocol):
@@ -26,6 +30,14 @@ class SeriesStore(Protocol):
     def save_series(
         self, exchange: str, symbol: str, timeframe: str, series: MarketSeries
     ) -> int: ...
+
+
+class MarketStore(SeriesStore, Protocol):
+    """The part of :class:`bot.store.Store` a whole-market refresh needs."""
+
+    def save_book(self, exchange: str, symbol: str, book: OrderBook) -> None: ...
+
+    def save_prints(self, exchange: str, symbol: str, prints: LiquidationPrints) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -73,3 +85,34 @@ async def refresh_series(
         last_candle_at=newest,
         incremental=last is not None,
     )
+
+
+async def refresh_market(
+    source: MarketSource,
+    store: MarketStore,
+    symbol: str,
+    timeframe: str,
+    lookback_ms: int,
+    now_ms: int,
+) -> RefreshResult:
+    """Candles (as :func:`refresh_series`), then the order book and liquidation prints.
+
+    Candles are what the analysis cannot do without, so their errors propagate. The book
+    (the cascade's depth) and the prints (the reality check) are extras: a failure to
+    fetch them is logged and the previous ones stay in the store.
+    """
+    result = await refresh_series(source, store, symbol, timeframe, lookback_ms, now_ms)
+    symbol = result.symbol
+    try:
+        book = await source.fetch_book(symbol)
+        if book is not None:
+            await asyncio.to_thread(store.save_book, source.name, symbol, book)
+    except MarketError as err:
+        log.warning("order book of %s on %s not refreshed: %s", symbol, source.name, err)
+    try:
+        prints = await source.fetch_prints(symbol, now_ms - lookback_ms)
+        if len(prints):
+            await asyncio.to_thread(store.save_prints, source.name, symbol, prints)
+    except MarketError as err:
+        log.warning("liquidation prints of %s on %s not refreshed: %s", symbol, source.name, err)
+    return result
