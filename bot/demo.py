@@ -18,6 +18,7 @@ import numpy as np
 from bot.market.refresh import refresh_series
 from bot.market.sim_source import SIM_MARKETS, SimMarketSpec, SimSource
 from bot.store import Store
+from bot.threads import DAY_MS, compose_thread, format_for_x, render_thread, summarize_prints
 from core.analysis import AnalysisParams, analyze
 from core.charts import (
     human_price,
@@ -136,6 +137,17 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
         summary.write_text(_summary_text(analysis), encoding="utf-8")
         files.append(summary)
         _p(out, f"  {summary}")
+
+        snap = snapshots[btc]
+        last_day = summarize_prints(snap.prints, now_ms - DAY_MS, now_ms + 1)
+        thread = compose_thread(analysis, prints_summary=last_day)
+        x_path = out_dir / "thread-x.txt"
+        x_path.write_text("\n\n".join(format_for_x(thread)) + "\n", encoding="utf-8")
+        tg_path = out_dir / "thread-telegram.html"
+        tg_posts = render_thread(thread, "telegram")
+        tg_path.write_text("\n\n---\n\n".join(p.text for p in tg_posts) + "\n", encoding="utf-8")
+        files += [x_path, tg_path]
+        _p(out, f"\nthread ({len(thread.posts)} posts): {x_path} (X format), {tg_path} (Telegram)")
         _p(out, f"\ndone in {time.perf_counter() - started:.1f} s")
         return DemoResult(analysis, tuple(files), true_imb.short_above, true_imb.long_below)
     finally:

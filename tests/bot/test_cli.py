@@ -10,6 +10,7 @@ from PIL import Image
 
 from bot.cli import main
 from bot.demo import run_demo
+from bot.threads import x_length
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,6 +31,9 @@ def test_demo_writes_charts_and_numbers(tmp_path: Path) -> None:
     assert "(true:" in text  # estimates shown beside the simulator's ground truth
     assert "second refresh" in text
     assert "top clusters:" in text
+    x_posts = (tmp_path / "thread-x.txt").read_text().split("\n\n")
+    assert x_posts[0].startswith("1/")
+    assert all(x_length(p) <= 280 for p in x_posts)
 
 
 def test_check_config_accepts_example(capsys: pytest.CaptureFixture[str]) -> None:
