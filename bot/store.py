@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -93,8 +94,67 @@ _SCHEMA_V1: Final = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
 )
 
+#: Version 2: the bot's own state — subscriptions, per-chat rule settings, alert rule state,
+#: cooldowns, sent-alert keys and the last thread per channel (queries: bot/subscriptions.py).
+_SCHEMA_V2: Final = (
+    """CREATE TABLE subscriptions (
+        platform TEXT NOT NULL,
+        chat_id  TEXT NOT NULL,
+        symbol   TEXT NOT NULL,
+        rule     TEXT NOT NULL,
+        PRIMARY KEY (platform, chat_id, symbol, rule)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE chat_settings (
+        platform  TEXT NOT NULL,
+        chat_id   TEXT NOT NULL,
+        rule      TEXT NOT NULL,
+        mode      TEXT NOT NULL DEFAULT 'on' CHECK (mode IN ('on', 'silent', 'off')),
+        threshold REAL,  -- NULL: the [alerts] default
+        PRIMARY KEY (platform, chat_id, rule)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE alert_state (
+        platform TEXT NOT NULL,
+        chat_id  TEXT NOT NULL,
+        rule     TEXT NOT NULL,
+        exchange TEXT NOT NULL,
+        symbol   TEXT NOT NULL,
+        armed    INTEGER NOT NULL,
+        since    INTEGER NOT NULL,  -- candle time of the last transition
+        PRIMARY KEY (platform, chat_id, rule, exchange, symbol)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE cooldowns (
+        platform TEXT NOT NULL,
+        chat_id  TEXT NOT NULL,
+        rule     TEXT NOT NULL,
+        symbol   TEXT NOT NULL,
+        until    INTEGER NOT NULL,  -- Unix ms
+        PRIMARY KEY (platform, chat_id, rule, symbol)
+    ) WITHOUT ROWID""",
+    # status: pending (handed to the platform) → delivered | retry | failed | abandoned
+    """CREATE TABLE sent_alerts (
+        key        TEXT PRIMARY KEY,
+        platform   TEXT NOT NULL,
+        chat_id    TEXT NOT NULL,
+        event      TEXT NOT NULL,  -- AlertEvent as JSON
+        status     TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        error      TEXT
+    ) WITHOUT ROWID""",
+    "CREATE INDEX sent_alerts_status ON sent_alerts (status)",
+    """CREATE TABLE threads (
+        platform   TEXT NOT NULL,
+        chat_id    TEXT NOT NULL,
+        symbol     TEXT NOT NULL,
+        posted_at  INTEGER NOT NULL,  -- Unix ms of the last thread
+        title      TEXT NOT NULL,
+        PRIMARY KEY (platform, chat_id, symbol)
+    ) WITHOUT ROWID""",
+)
+
 #: Schema steps: ``MIGRATIONS[i]`` takes version ``i`` to ``i + 1``. Append, never edit.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1,)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +200,19 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @contextmanager
+    def locked(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection under the store's lock; ``write=True`` wraps it in one transaction.
+
+        The hook other modules (``bot.subscriptions``) use for their own tables.
+        """
+        with self._lock:
+            if write:
+                with transaction(self._conn) as conn:
+                    yield conn
+            else:
+                yield self._conn
 
     def journal_mode(self) -> str:
         """``"wal"`` for a file database (``"memory"`` for ``":memory:"``)."""

@@ -239,21 +239,31 @@ class DiscordAdapter:
     # --- outlet ---------------------------------------------------------------------------
 
     async def _post(
-        self, channel_id: int, message: DiscordMessage, view: discord.ui.View | None = None
+        self,
+        channel_id: int,
+        message: DiscordMessage,
+        view: discord.ui.View | None = None,
+        *,
+        silent: bool = False,
     ) -> discord.Message:
         channel = self.client.get_partial_messageable(channel_id)
         return await channel.send(
-            embeds=message.embeds, files=message.files(), **_view_kwargs(view)
+            embeds=message.embeds, files=message.files(), silent=silent, **_view_kwargs(view)
         )
 
     async def _deliver(
-        self, chat_id: str, messages: Iterable[DiscordMessage], view: discord.ui.View | None = None
+        self,
+        chat_id: str,
+        messages: Iterable[DiscordMessage],
+        view: discord.ui.View | None = None,
+        *,
+        silent: bool = False,
     ) -> list[int]:
         """Post ``messages`` in order to ``chat_id`` (``view`` on the first); message ids."""
         ids: list[int] = []
         try:
             for message in messages:
-                sent = await self._post(int(chat_id), message, None if ids else view)
+                sent = await self._post(int(chat_id), message, None if ids else view, silent=silent)
                 ids.append(sent.id)
         except Exception as exc:
             error = delivery_error(chat_id, exc)
@@ -268,7 +278,9 @@ class DiscordAdapter:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Post ``reply`` to the channel ``chat_id``; raises a DeliveryError."""
-        await self._deliver(chat_id, self._messages(reply), reply_view(reply.buttons))
+        await self._deliver(
+            chat_id, self._messages(reply), reply_view(reply.buttons), silent=reply.silent
+        )
 
     async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:
         """The first post in the channel, a thread named ``title`` on it, the rest inside."""

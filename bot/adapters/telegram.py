@@ -63,10 +63,13 @@ _EXPIRED_BUTTON = "This button has expired — send the command again."
 
 
 class CommandSpecLike(Protocol):
-    """What the adapter reads from a command's spec: whether it is admin-only."""
+    """What the adapter reads from a command's spec: who may run it in a group."""
 
     @property
     def admin(self) -> bool: ...
+
+    @property
+    def group_admin(self) -> bool: ...
 
 
 class CommandRunner(Protocol):
@@ -200,7 +203,8 @@ class TelegramAdapter:
         )
 
     async def _is_admin(self, chat: Chat, user: User | None, line: str, *, is_group: bool) -> bool:
-        """Configured admin; or, for an admin-only command in a group, a chat administrator."""
+        """Configured admin; or, for an admin or group-admin command in a group, a chat
+        administrator (looked up only then: one getChatMember call per such command)."""
         if user is None:
             return False
         if str(user.id) in self._admin_ids:
@@ -209,7 +213,7 @@ class TelegramAdapter:
         if not is_group or (addressee and addressee.lower() != (self.bot_username or "").lower()):
             return False
         spec = self._commands.get(name)
-        if spec is None or not spec.admin:
+        if spec is None or not (spec.admin or spec.group_admin):
             return False
         try:
             member = await self._app.bot.get_chat_member(chat.id, user.id)
@@ -300,6 +304,7 @@ class TelegramAdapter:
         bot = self._app.bot
         text = self._render(reply, "telegram")
         markup = keyboard(reply.buttons, self._callbacks)
+        quiet = reply.silent
         if not reply.images:
             chunks = split_html(text, TEXT_LIMIT)
             for i, chunk in enumerate(chunks):
@@ -310,6 +315,7 @@ class TelegramAdapter:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup if last else None,
                     link_preview_options=_NO_PREVIEW,
+                    disable_notification=quiet,
                 )
             return
         chunks = split_html(text, TEXT_LIMIT, first_limit=CAPTION_LIMIT)
@@ -327,7 +333,7 @@ class TelegramAdapter:
                     )
                     for j, image in enumerate(reply.images[start : start + _MEDIA_GROUP_MAX])
                 ]
-                await bot.send_media_group(chat_id, album)
+                await bot.send_media_group(chat_id, album, disable_notification=quiet)
         else:
             # the keyboard belongs to the primary chart, which a button press edits in place
             await bot.send_photo(
@@ -336,12 +342,21 @@ class TelegramAdapter:
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
+                disable_notification=quiet,
             )
             for image in others:
-                await bot.send_photo(chat_id, InputFile(image.data, filename=image.filename))
+                await bot.send_photo(
+                    chat_id,
+                    InputFile(image.data, filename=image.filename),
+                    disable_notification=quiet,
+                )
         for chunk in rest:
             await bot.send_message(
-                chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW
+                chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW,
+                disable_notification=quiet,
             )
 
     async def _edit(self, message: Message, reply: Reply) -> None:

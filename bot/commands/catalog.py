@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.commands.alert_cmds import AlertCommands
 from bot.commands.info_cmds import InfoCommands
 from bot.commands.market_cmds import CommandDefaults, MarketCommands
 from bot.commands.parsing import range_for_ms
 from bot.commands.registry import Commands
 from bot.service import MarketService
+from bot.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import AlertSettings, Settings
 
 __all__ = ["TEMPLATE_NAMES", "build_commands", "defaults_from_settings"]
 
@@ -39,9 +41,19 @@ def defaults_from_settings(settings: Settings, *, exchange: str = "all") -> Comm
     )
 
 
-def build_commands(service: MarketService, defaults: CommandDefaults | None = None) -> Commands:
-    """Every command (info first, then market), bound to ``service``."""
+def build_commands(
+    service: MarketService,
+    defaults: CommandDefaults | None = None,
+    *,
+    subscriptions: Subscriptions | None = None,
+    alert_defaults: AlertSettings | None = None,
+) -> Commands:
+    """Every command (info first, then market, then alerts when ``subscriptions`` is given),
+    bound to ``service``."""
     defaults = defaults or CommandDefaults()
     info = InfoCommands(service, default_symbol=defaults.symbol)
     market = MarketCommands(service, defaults)
-    return Commands((*info.specs(), *market.specs()), exchanges=service.exchanges)
+    specs = (*info.specs(), *market.specs())
+    if subscriptions is not None:
+        specs = (*specs, *AlertCommands(service, subscriptions, alert_defaults).specs())
+    return Commands(specs, exchanges=service.exchanges)

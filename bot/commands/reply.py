@@ -49,6 +49,8 @@ class Reply:
     is_error: bool = False
     #: an edit of the message the buttons belonged to, rather than a new message
     edit: bool = False
+    #: deliver without a notification sound (an alert rule set to "silent")
+    silent: bool = False
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,9 @@ class CommandSpec:
     params: tuple[Param, ...] = ()
     examples: tuple[str, ...] = ()
     admin: bool = False
+    #: in group chats only administrators may run it (private chats: the chat's owner may);
+    #: adapters look up group-admin rights for these as for ``admin`` commands
+    group_admin: bool = False
     handler: Handler | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -260,21 +260,27 @@ def test_schema_version_and_reopening_are_idempotent(tmp_path: Path) -> None:
 
 def test_forward_migration_runs_once_and_rolls_back_on_failure(tmp_path: Path) -> None:
     conn = open_connection(tmp_path / "m.sqlite3")
-    assert migrate(conn, MIGRATIONS) == 1
-    step2 = ("CREATE TABLE subscriptions (chat TEXT PRIMARY KEY)",)
-    assert migrate(conn, (*MIGRATIONS, step2)) == 2
-    assert migrate(conn, (*MIGRATIONS, step2)) == 2  # CREATE TABLE would fail if re-run
-    broken = ("CREATE TABLE cooldowns (key TEXT)", "CREATE TABLE oops (")
+    base = MIGRATIONS[:1]
+    assert migrate(conn, base) == 1
+    step2 = ("CREATE TABLE step_two (chat TEXT PRIMARY KEY)",)
+    assert migrate(conn, (*base, step2)) == 2
+    assert migrate(conn, (*base, step2)) == 2  # CREATE TABLE would fail if re-run
+    broken = ("CREATE TABLE step_three (key TEXT)", "CREATE TABLE oops (")
     with pytest.raises(sqlite3.OperationalError):
-        migrate(conn, (*MIGRATIONS, step2, broken))
+        migrate(conn, (*base, step2, broken))
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "subscriptions" in tables and "cooldowns" not in tables
+    assert "step_two" in tables
+    assert "step_three" not in tables
     with pytest.raises(StoreError, match="newer than this liqwatch"):
-        migrate(conn, MIGRATIONS)
+        migrate(conn, base)
     conn.close()
-    with pytest.raises(StoreError, match="schema version 2"):
-        Store(tmp_path / "m.sqlite3")
+    newer = len(MIGRATIONS) + 1
+    future = open_connection(tmp_path / "future.sqlite3")
+    migrate(future, (*MIGRATIONS, ("CREATE TABLE from_the_future (x)",)))
+    future.close()
+    with pytest.raises(StoreError, match=f"schema version {newer}"):
+        Store(tmp_path / "future.sqlite3")
 
 
 async def test_concurrent_use_from_threads(tmp_path: Path) -> None:

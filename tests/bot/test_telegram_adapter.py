@@ -47,6 +47,7 @@ class Spec:
     name: str
     summary: str
     admin: bool = False
+    group_admin: bool = False
 
 
 def _png(seed: int) -> bytes:

@@ -1,0 +1,261 @@
+"""Alert commands: /subscribe, /unsubscribe, /alerts and /settings.
+
+Who may change what a chat receives (/subscribe, /unsubscribe, /settings with arguments):
+
+* in a **private chat**, the person talking to the bot — they own the chat;
+* in a **group or channel**, only a caller the adapter marked ``is_admin`` (a configured
+  admin id, a Telegram group administrator, a Discord member with Manage Server).
+
+The specs are therefore ``group_admin=True``, not ``admin=True`` (the registry would refuse
+private chats, and menus would hide them): adapters look up group-admin rights for them,
+and the handlers check ``ctx.is_group and not ctx.is_admin``. ``/alerts`` and a bare ``/settings`` only read, for anyone.
+
+Rule names are validated with a "did you mean" hint; ``all`` means every rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from typing import Any, Final
+
+from bot.alerts import RULE_NAMES, RULES, rule_params
+from bot.commands.parsing import parse_price, parse_symbol
+from bot.commands.reply import Reply
+from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
+from bot.config import AlertSettings
+from bot.service import MarketService
+from bot.subscriptions import ALL_RULES, ChatSetting, Mode, Subscriptions
+
+__all__ = ["ALERT_TEMPLATE_NAMES", "AlertCommands", "parse_rule"]
+
+#: Templates the replies and pushed alerts of this module name.
+ALERT_TEMPLATE_NAMES: Final = ("subscribe", "alerts", "settings", "alert")
+GROUP_ADMIN_ONLY: Final = "Only admins of this group can change its alerts."
+_MODES: Final[tuple[Mode, ...]] = ("on", "silent", "off")
+#: how each rule's threshold is typed and shown (template filter)
+_THRESHOLD_KIND: Final = {"ratio": "ratio", "proximity": "pct", "r": "fixed", "burst_usd": "usd"}
+_THRESHOLD_KIND_DEFAULT: Final = "pct"
+
+
+def _suggest(word: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f" Did you mean {close[0]}?" if close else ""
+
+
+def parse_rule(token: str, *, allow_all: bool = True) -> str:
+    """A rule name (case-insensitive) or ``all``; an :class:`ArgumentError` with a hint."""
+    word = token.strip().lower()
+    options = (*RULE_NAMES, ALL_RULES) if allow_all else RULE_NAMES
+    if word in options:
+        return word
+    raise ArgumentError(
+        f"Unknown alert rule '{token}'.{_suggest(word, options)} Rules: {', '.join(options)}."
+    )
+
+
+def _threshold_kind(rule: str) -> str:
+    return _THRESHOLD_KIND.get(RULES[rule].threshold, _THRESHOLD_KIND_DEFAULT)
+
+
+def parse_threshold(rule: str, token: str) -> float:
+    """A rule's threshold as typed: ``5`` / ``5x`` (ratio, R), ``1%`` / ``0.01`` (proximity,
+    OI change), ``5m`` / ``$2.5M`` (a dollar burst)."""
+    kind = _threshold_kind(rule)
+    text = token.strip().lower()
+    if kind == "usd":
+        return parse_price(text)
+    if kind == "pct":
+        return _parse_fraction(token)
+    value = float_or_none(text.removesuffix("x"))
+    if value is None or value <= (1.0 if kind == "ratio" else 0.0):
+        raise ArgumentError(f"Threshold '{token}' for {rule}: use a number above 1, e.g. 5.")
+    return value
+
+
+def float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _parse_fraction(token: str) -> float:
+    """``0.5%`` → 0.005; a bare number below 1 is a fraction, from 1 up a percentage."""
+    text = token.strip()
+    number = float_or_none(text.removesuffix("%"))
+    if number is not None and (text.endswith("%") or number >= 1):
+        number /= 100
+    if number is None or not 0 < number <= 1:
+        raise ArgumentError(f"Threshold '{token}' is not a percentage. Use e.g. 1% or 0.01.")
+    return number
+
+
+class AlertCommands:
+    """The alert command handlers, bound to a service, the subscriptions and the defaults."""
+
+    def __init__(
+        self,
+        service: MarketService,
+        subscriptions: Subscriptions,
+        defaults: AlertSettings | None = None,
+    ) -> None:
+        self.service = service
+        self.subs = subscriptions
+        self.defaults = defaults or AlertSettings()
+
+    def specs(self) -> tuple[CommandSpec, ...]:
+        rules = ", ".join((*RULE_NAMES, ALL_RULES))
+        symbol = Param("symbol", "symbol", required=True, help="market, e.g. BTC")
+        return (
+            CommandSpec(
+                "subscribe",
+                "Get alerts for a market in this chat",
+                (symbol, Param("rule", "text", default=ALL_RULES, help=f"{rules} (default all)")),
+                examples=("subscribe BTC", "subscribe ETH imbalance"),
+                group_admin=True,
+                handler=self.subscribe,
+            ),
+            CommandSpec(
+                "unsubscribe",
+                "Stop alerts for a market (or all) in this chat",
+                (
+                    Param(
+                        "what",
+                        "text",
+                        required=True,
+                        help=f"<symbol|all> [rule] — rule: {rules} (default all)",
+                    ),
+                ),
+                examples=("unsubscribe BTC", "unsubscribe all"),
+                group_admin=True,
+                handler=self.unsubscribe,
+            ),
+            CommandSpec(
+                "alerts",
+                "The alerts this chat receives",
+                examples=("alerts",),
+                handler=self.alerts,
+            ),
+            CommandSpec(
+                "settings",
+                "Alert rules of this chat: on, silent or off, and thresholds",
+                (Param("change", "text", help="[rule] [on|silent|off] [threshold]"),),
+                examples=("settings", "settings imbalance silent", "settings imbalance on 8"),
+                group_admin=True,
+                handler=self.settings,
+            ),
+        )
+
+    # --- handlers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_rights(call: Call) -> None:
+        if call.ctx.is_group and not call.ctx.is_admin:
+            raise ArgumentError(GROUP_ADMIN_ONLY)
+
+    async def subscribe(self, call: Call) -> Reply:
+        self._check_rights(call)
+        rule = parse_rule(str(call.args["rule"]))
+        symbol, _ = await self.service.resolve(call.args["symbol"], self.service.exchanges)
+        rules = RULE_NAMES if rule == ALL_RULES else (rule,)
+        ctx = call.ctx
+        added = await asyncio.to_thread(
+            self.subs.subscribe, ctx.platform, ctx.chat_id, symbol, rules
+        )
+        context = {"action": "subscribed", "symbol": symbol, "rules": list(rules), "count": added}
+        return Reply("subscribe", context)
+
+    async def unsubscribe(self, call: Call) -> Reply:
+        self._check_rights(call)
+        words = str(call.args["what"]).split()
+        if not 1 <= len(words) <= 2:
+            raise ArgumentError("Use /unsubscribe <symbol|all> [rule].")
+        rule = parse_rule(words[1] if len(words) == 2 else ALL_RULES)
+        symbol: str | None = None
+        if words[0].lower() != ALL_RULES:
+            query = parse_symbol(words[0])
+            symbol, _ = await self.service.resolve(query, self.service.exchanges)
+        ctx = call.ctx
+        removed = await asyncio.to_thread(
+            self.subs.unsubscribe,
+            ctx.platform,
+            ctx.chat_id,
+            symbol,
+            None if rule == ALL_RULES else rule,
+        )
+        rules = list(RULE_NAMES) if rule == ALL_RULES else [rule]
+        context = {
+            "action": "unsubscribed",
+            "symbol": symbol or "every market",
+            "rules": rules,
+            "count": removed,
+        }
+        return Reply("subscribe", context)
+
+    async def alerts(self, call: Call) -> Reply:
+        ctx = call.ctx
+        subs = await asyncio.to_thread(self.subs.for_chat, ctx.platform, ctx.chat_id)
+        settings = await asyncio.to_thread(self.subs.settings, ctx.platform, ctx.chat_id)
+        by_symbol: dict[str, list[str]] = {}
+        for sub in subs:
+            by_symbol.setdefault(sub.symbol, []).append(sub.rule)
+        markets = [
+            {
+                "symbol": symbol,
+                "rules": [
+                    {"name": r, "mode": settings.get(r, ChatSetting(r)).mode}
+                    for r in RULE_NAMES
+                    if r in rules
+                ],
+            }
+            for symbol, rules in by_symbol.items()
+        ]
+        return Reply("alerts", {"markets": markets, "rules": self._rule_rows(settings)})
+
+    async def settings(self, call: Call) -> Reply:
+        ctx = call.ctx
+        words = str(call.args.get("change") or "").split()
+        changed: str | None = None
+        if words:
+            self._check_rights(call)
+            if len(words) > 3:
+                raise ArgumentError("Too many words. Use /settings [rule] [on|silent|off] [value].")
+            changed = parse_rule(words[0], allow_all=False)
+            current = await asyncio.to_thread(self.subs.setting, ctx.platform, ctx.chat_id, changed)
+            mode: Mode = current.mode
+            threshold: float | None = None
+            for word in words[1:]:
+                if word.lower() in _MODES:
+                    mode = _as_mode(word.lower())
+                else:
+                    threshold = parse_threshold(changed, word)
+            await asyncio.to_thread(
+                self.subs.set_setting, ctx.platform, ctx.chat_id, changed, mode, threshold
+            )
+        settings = await asyncio.to_thread(self.subs.settings, ctx.platform, ctx.chat_id)
+        return Reply("settings", {"rules": self._rule_rows(settings), "changed": changed})
+
+    def _rule_rows(self, settings: dict[str, ChatSetting]) -> list[dict[str, Any]]:
+        rows = []
+        for name, rule in RULES.items():
+            setting = settings.get(name, ChatSetting(name))
+            default = rule_params(rule, self.defaults)[rule.threshold]
+            rows.append(
+                {
+                    "name": name,
+                    "summary": rule.summary,
+                    "mode": setting.mode,
+                    "threshold": setting.threshold if setting.threshold is not None else default,
+                    "custom": setting.threshold is not None,
+                    "kind": _threshold_kind(name),
+                }
+            )
+        return rows
+
+
+def _as_mode(word: str) -> Mode:
+    for mode in _MODES:
+        if mode == word:
+            return mode
+    raise ArgumentError(f"Mode '{word}': use on, silent or off.")

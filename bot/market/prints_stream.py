@@ -1,0 +1,366 @@
+"""Real liquidation prints from the exchanges' public WebSocket streams (``ccxt.pro``).
+
+No REST endpoint gives public liquidations any more (see :mod:`bot.market.exchanges`), so
+:class:`PrintsWatcher` keeps ``watch_liquidations`` subscriptions open and hands batches of
+:class:`core.models.LiquidationPrints` to a sink. What ccxt.pro (4.5) subscribes to, what
+arrives, and what the ``side`` it reports means — it is *not* the same thing everywhere:
+
+binanceusdm — ``{"method":"SUBSCRIBE","params":["btcusdt@forceOrder"],"id":1}`` on
+``…/market/ws/<n>`` (one subscription for all symbols)::
+
+    {"e":"forceOrder","E":1698871323061,"o":{"s":"BTCUSDT","S":"BUY","o":"LIMIT","f":"IOC",
+     "q":"1.437","p":"35100.81","ap":"34959.70","X":"FILLED","l":"1.437","z":"1.437",
+     "T":1698871323059}}
+
+  ``S`` is the liquidation ORDER's side: SELL closes a long → :attr:`Side.LONG`. ccxt:
+  price = ``ap`` (average fill), contracts = ``l`` (base units), timestamp = ``T``.
+
+bybit — ``{"op":"subscribe","req_id":1,"args":["allLiquidation.BTCUSDT"]}`` on
+``/v5/public/linear`` (one topic per symbol; ccxt has no multi-symbol watch)::
+
+    {"topic":"allLiquidation.ROSEUSDT","type":"snapshot","ts":1739502303204,
+     "data":[{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}]}
+
+  ``S`` is the liquidated POSITION's side (Bybit docs: "Buy … a long position has been
+  liquidated"): Buy → :attr:`Side.LONG`. Price ``p`` is the bankruptcy price; ``v`` base.
+
+okx — ``{"op":"subscribe","args":[{"channel":"liquidation-orders","instType":"SWAP"}]}`` on
+``/ws/v5/public`` (every SWAP instrument; we keep our symbols)::
+
+    {"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{
+     "bkLoss":"0","bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13",
+     "ts":"1692266434010"}],"instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP",
+     "instType":"SWAP","uly":"IOST-USDT"}]}
+
+  ``side`` is the ORDER side (buy closes a short), ``posSide`` the position: we use
+  ``posSide`` when it says long/short, else the opposite of ``side``. ``sz`` counts
+  contracts (× ``ctVal`` = ccxt ``contractSize``); price ``bkPx`` is the bankruptcy price.
+  ccxt parses only ``details[0]``; we read every detail from ``info``.
+
+Notional = price × base amount, in quote currency. Every parsed liquidation is caught by a
+tap on ccxt's liquidation cache (``exchange.liquidations``), not taken from what ``watch_*``
+returns: ccxt resolves a watch future once per wake-up, so a burst of frames read in one
+go would otherwise lose all but the first. Errors are translated (:mod:`bot.market.ccxt_errors`)
+and the watch is re-entered after a full-jitter backoff (:class:`RetryPolicy`), which makes
+ccxt dial and subscribe again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import ccxt.pro as ccxt_pro
+import numpy as np
+from ccxt.async_support.base.ws.cache import ArrayCache
+
+from bot.market.ccxt_errors import translate_ccxt
+from bot.market.ccxt_source import rewrite_api_urls
+from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarketError
+from bot.market.port import SymbolIndex
+from bot.market.retry import RetryPolicy, retry
+from core.models import LiquidationPrints, Side
+
+__all__ = [
+    "PrintRow",
+    "PrintsSink",
+    "PrintsWatcher",
+    "StreamStatus",
+    "prints_from_liquidation",
+    "rewrite_ws_urls",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``on_prints(exchange, symbol, prints)``; the scheduler passes ``store.save_prints``.
+PrintsSink = Callable[[str, str, LiquidationPrints], Awaitable[None]]
+
+_WS_ORIGIN = re.compile(r"^wss?://[^/]+")
+_MARKET_TYPES = {"binanceusdm": ["linear"], "bybit": ["linear"], "okx": ["swap"]}
+#: Does ccxt's ``side`` name the liquidated position (True) or the closing order (False)?
+_SIDE_IS_POSITION = {"binanceusdm": False, "bybit": True, "okx": False}
+
+
+class PrintRow(NamedTuple):
+    """One normalised liquidation: unified symbol, ms time, liquidated side, price, notional."""
+
+    symbol: str
+    time: int
+    side: Side
+    price: float
+    notional: float
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """Health of one watcher, for ``/status``; times are epoch ms."""
+
+    exchange: str
+    connected: bool
+    last_message_ms: int | None
+    last_print_ms: int | None
+    last_error: str | None
+    reconnects: int
+    prints: int
+
+
+def rewrite_ws_urls(ws: Any, base_url: str) -> Any:
+    """``urls['api']['ws']`` with every ``ws(s)://host`` prefix replaced by ``base_url``."""
+    if isinstance(ws, str):
+        return _WS_ORIGIN.sub(base_url.rstrip("/"), ws, count=1)
+    if isinstance(ws, Mapping):
+        return {key: rewrite_ws_urls(value, base_url) for key, value in ws.items()}
+    return ws
+
+
+def _side(exchange_id: str, side: object, position: object = None) -> Side | None:
+    if position in ("long", "short"):
+        return Side.LONG if position == "long" else Side.SHORT
+    text = str(side).lower()
+    if text not in ("buy", "sell"):
+        return None
+    closes_long = text == "sell"
+    if _SIDE_IS_POSITION[exchange_id]:
+        closes_long = not closes_long
+    return Side.LONG if closes_long else Side.SHORT
+
+
+def _row(
+    symbol: str, side: Side | None, time_ms: object, price: object, base: float
+) -> PrintRow | None:
+    try:
+        t, p = int(str(time_ms)), float(str(price))
+    except ValueError:
+        return None
+    if side is None or not p > 0 or not base >= 0 or not np.isfinite(p * base):
+        return None
+    return PrintRow(symbol, t, side, p, p * base)
+
+
+def prints_from_liquidation(exchange_id: str, liquidation: Mapping[str, Any]) -> list[PrintRow]:
+    """Normalise one ccxt liquidation structure; rows it cannot read are left out (logged)."""
+    symbol = str(liquidation.get("symbol"))
+    size = float(liquidation.get("contractSize") or 1.0)
+    info = liquidation.get("info") or {}
+    details = info.get("details") if exchange_id == "okx" else None
+    rows: list[PrintRow | None] = []
+    try:
+        if isinstance(details, list) and details:
+            for d in details:
+                side = _side(exchange_id, d.get("side"), d.get("posSide"))
+                rows.append(_row(symbol, side, d.get("ts"), d.get("bkPx"), float(d["sz"]) * size))
+        else:
+            side = _side(exchange_id, liquidation.get("side"))
+            contracts = float(liquidation["contracts"])
+            price = liquidation.get("price")
+            rows.append(_row(symbol, side, liquidation.get("timestamp"), price, contracts * size))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        rows.append(None)
+    good = [r for r in rows if r is not None]
+    if len(good) < len(rows):
+        log.warning("%s: unreadable liquidation left out: %r", exchange_id, info or liquidation)
+    return good
+
+
+def _batch(rows: Sequence[PrintRow]) -> LiquidationPrints:
+    order = np.argsort(np.array([r.time for r in rows], dtype=np.int64), kind="stable")
+    picked = [rows[i] for i in order]
+    return LiquidationPrints(
+        times=np.array([r.time for r in picked], dtype=np.int64),
+        sides=np.array([int(r.side) for r in picked], dtype=np.int8),
+        prices=np.array([r.price for r in picked], dtype=np.float64),
+        notionals=np.array([r.notional for r in picked], dtype=np.float64),
+    )
+
+
+class _Tap(ArrayCache):  # type: ignore[misc]  # ccxt is untyped
+    """ccxt's liquidation cache, also handing each appended liquidation to ``on_item``."""
+
+    def __init__(self, on_item: Callable[[Mapping[str, Any]], None], max_size: int) -> None:
+        super().__init__(max_size)
+        self._on_item = on_item
+
+    def append(self, item: Mapping[str, Any]) -> None:
+        super().append(item)
+        self._on_item(item)
+
+
+class PrintsWatcher:
+    """Streams one exchange's liquidations for ``symbols`` into ``on_prints`` batches.
+
+    ``start()`` loads markets over REST (``api_base_url`` redirects it, as in
+    :class:`~bot.market.ccxt_source.CcxtSource`), resolves the symbols and starts the watch
+    tasks; ``stop()`` flushes what is buffered and closes the exchange. Batches are flushed
+    every ``flush_interval`` seconds, or at once when a symbol holds ``max_batch`` prints.
+    ``ws_base_url`` points every WebSocket host at another origin (a loopback fake).
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        symbols: Sequence[str],
+        on_prints: PrintsSink,
+        *,
+        ws_base_url: str | None = None,
+        api_base_url: str | None = None,
+        enable_rate_limit: bool = True,
+        flush_interval: float = 1.0,
+        max_batch: int = 500,
+        backoff: RetryPolicy | None = None,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        if exchange_id not in _MARKET_TYPES:
+            raise KeyError(f"exchange {exchange_id!r} has no liquidation stream here")
+        self.name = exchange_id
+        self._queries = list(symbols)
+        self.symbols: list[str] = []
+        self._sink = on_prints
+        self._flush_interval = flush_interval
+        self._max_batch = max_batch
+        self._backoff = backoff or RetryPolicy(base_delay=1.0, max_delay=60.0)
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._exchange: Any = getattr(ccxt_pro, exchange_id)(
+            {
+                "enableRateLimit": enable_rate_limit,
+                "options": {"fetchMarkets": {"types": _MARKET_TYPES[exchange_id]}},
+            }
+        )
+        api = self._exchange.urls["api"]
+        if api_base_url is not None:
+            api = {k: v if k == "ws" else rewrite_api_urls(v, api_base_url) for k, v in api.items()}
+        if ws_base_url is not None:
+            api = {**api, "ws": rewrite_ws_urls(api["ws"], ws_base_url)}
+        self._exchange.urls["api"] = api
+        self._buffers: dict[str, list[PrintRow]] = {}
+        self._full = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_error: str | None = None
+        self._last_print_ms: int | None = None
+        self._last_message_ms: int | None = None
+        self._reconnects = 0
+        self._prints = 0
+        self._multi = False
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load markets, resolve the symbols and start watching (idempotent)."""
+        if self._tasks:
+            return
+        ex = self._exchange
+
+        async def load() -> Any:
+            return await translate_ccxt(ex.load_markets(), ex, f"{self.name} load_markets")
+
+        markets: Mapping[str, Any] = await retry(load, self._backoff, f"{self.name} markets")
+        index = SymbolIndex(m["symbol"] for m in markets.values() if m.get("swap") and m.get("linear"))
+        self.symbols = sorted({index.resolve(q) for q in self._queries})
+        ex.liquidations = _Tap(self._on_liquidation, max_size=1000)
+        self._multi = ex.has.get("watchLiquidationsForSymbols") is True
+        groups = [self.symbols] if self._multi else [[s] for s in self.symbols]
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump(g), name=f"prints {self.name}") for g in groups]
+        self._tasks.append(loop.create_task(self._flusher(), name=f"prints {self.name} flush"))
+
+    async def stop(self) -> None:
+        """Cancel the watch tasks, flush the buffers and close the exchange's connections."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._flush()
+        await self._exchange.close()
+
+    async def __aenter__(self) -> PrintsWatcher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    @property
+    def status(self) -> StreamStatus:
+        clients = list((getattr(self._exchange, "clients", None) or {}).values())
+        seen = [c.last_message_at for c in clients if getattr(c, "last_message_at", None)]
+        if seen:
+            self._last_message_ms = max([*seen, self._last_message_ms or 0])
+        return StreamStatus(
+            exchange=self.name,
+            connected=bool(self._tasks) and any(not c.closed() for c in clients),
+            last_message_ms=self._last_message_ms,
+            last_print_ms=self._last_print_ms,
+            last_error=self._last_error,
+            reconnects=self._reconnects,
+            prints=self._prints,
+        )
+
+    # -- watching ---------------------------------------------------------------------
+
+    def _watch(self, symbols: list[str]) -> Awaitable[Any]:
+        if self._multi:
+            return self._exchange.watch_liquidations_for_symbols(symbols)
+        return self._exchange.watch_liquidations(symbols[0])
+
+    async def _pump(self, symbols: list[str]) -> None:
+        """Keep one subscription alive: watch, and after an error back off and watch again."""
+        what = f"{self.name} liquidations {','.join(symbols)}"
+        failures = 0
+        while True:
+            try:
+                await translate_ccxt(self._watch(symbols), self._exchange, what)
+                failures = 0
+            except MarketError as error:
+                failures += 1
+                self._reconnects += 1
+                self._last_error = f"{type(error).__name__}: {error}"
+                if isinstance(error, TemporaryMarketError):
+                    pause = self._backoff.delay(min(failures, 30), error)
+                else:
+                    pause = self._backoff.max_delay
+                log.log(
+                    logging.ERROR if isinstance(error, PermanentMarketError) else logging.WARNING,
+                    "%s failed (%s); watching again in %.2fs",
+                    what,
+                    self._last_error,
+                    pause,
+                )
+                await self._backoff.sleep(pause)
+
+    def _on_liquidation(self, liquidation: Mapping[str, Any]) -> None:
+        """Called by ccxt's message handler for every parsed liquidation (synchronously)."""
+        if liquidation.get("symbol") not in self.symbols:
+            return
+        for row in prints_from_liquidation(self.name, liquidation):
+            buffer = self._buffers.setdefault(row.symbol, [])
+            buffer.append(row)
+            self._prints += 1
+            self._last_print_ms = self._clock_ms()
+            if len(buffer) >= self._max_batch:
+                self._full.set()
+
+    # -- flushing ---------------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._flush_interval)
+            self._full.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        buffers, self._buffers = self._buffers, {}
+        for symbol, rows in buffers.items():
+            if not rows:
+                continue
+            try:
+                await self._sink(self.name, symbol, _batch(rows))
+            except Exception:
+                log.exception("%s: saving %d prints of %s failed", self.name, len(rows), symbol)
