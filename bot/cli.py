@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +38,11 @@ def build_sources(settings: Settings) -> dict[str, MarketSource]:
         markets = dict(SIM_MARKETS)
         btc = "BTC/USDT:USDT"
         markets[btc] = SimMarketSpec(seed=market.sim_seed, start_price=markets[btc].start_price)
+        for name in market.symbols:  # any other configured symbol gets a market of its own
+            symbol = name if "/" in name else f"{name.upper()}/USDT:USDT"
+            if symbol not in markets:
+                seed = zlib.crc32(symbol.encode())
+                markets[symbol] = SimMarketSpec(seed=seed % 10_000, start_price=_sim_price(seed))
         return {"sim": SimSource(scenario=market.sim_scenario, markets=markets)}
     if market.source == "replay":
         from bot.market.replay_source import ReplaySource
@@ -53,6 +61,11 @@ def build_sources(settings: Settings) -> dict[str, MarketSource]:
             enable_rate_limit=ex.rate_limit,
         )
     return sources
+
+
+def _sim_price(seed: int) -> float:
+    """A plausible start price for a simulated market of an unknown coin: $0.1 … $1,000."""
+    return float(10 ** ((seed % 5) - 1) * (1 + (seed >> 8) % 9))
 
 
 def _clock_for(sources: dict[str, MarketSource]) -> Callable[[], int] | None:
@@ -199,6 +212,164 @@ def _thread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _startup_problems(settings: Settings) -> list[str]:
+    """What would make ``run`` fail later, found now: templates, the storage folder."""
+    from bot.commands.alert_cmds import ALERT_TEMPLATE_NAMES
+    from bot.commands.catalog import TEMPLATE_NAMES
+    from bot.commands.text import check_templates
+    from bot.threads import check_thread_templates
+
+    problems = check_templates(required=(*TEMPLATE_NAMES, *ALERT_TEMPLATE_NAMES))
+    problems += check_thread_templates()
+    folder = settings.storage.path.resolve().parent
+    if not folder.is_dir():
+        problems.append(f"storage.path: folder {folder} does not exist; create it or change path")
+    elif not os.access(folder, os.W_OK):
+        problems.append(f"storage.path: folder {folder} is not writable by this user")
+    if not (settings.telegram.enabled or settings.discord.enabled):
+        problems.append(
+            "telegram.enabled / discord.enabled: no platform is enabled, so nobody would hear "
+            "the bot; enable one (and set its token in the environment), or try `liqwatch console`"
+        )
+    return problems
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.logs import setup_logging
+
+    settings = _load(args.config)
+    setup_logging(
+        settings.logging.level,
+        secrets=settings.redactions(),
+        json_lines=settings.logging.json_lines,
+    )
+    problems = _startup_problems(settings)
+    if problems:
+        print(f"liqwatch run: {len(problems)} problem(s) before start-up", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    from bot.commands.catalog import build_commands, defaults_from_settings
+    from bot.commands.parsing import range_for_ms
+    from bot.commands.text import render_reply
+    from bot.outlets import Outlet
+    from bot.runtime import Component, interruptible_sleep, serve
+    from bot.scheduler import Scheduler
+    from bot.store import Store
+    from bot.subscriptions import Subscriptions
+
+    stop = asyncio.Event()
+    store = Store(settings.storage.path)
+    subs = Subscriptions(store)
+    sources = build_sources(settings)
+    service = build_service(settings, store, sources)
+    commands = build_commands(
+        service,
+        defaults_from_settings(settings),
+        subscriptions=subs,
+        alert_defaults=settings.alerts,
+    )
+    components: list[Component] = []
+    outlets: list[Outlet] = []
+
+    async def close_sources() -> None:
+        for source in sources.values():
+            await source.close()
+
+    async def load_sources() -> None:
+        for name, source in sources.items():
+            try:
+                await source.load()
+            except Exception as err:  # the scheduler retries; the bot still answers from cache
+                logging.getLogger("liqwatch").warning("market source %s not loaded: %s", name, err)
+
+    async def close_store() -> None:
+        await asyncio.to_thread(store.close)
+
+    components.append(Component("store", _noop, close_store))
+    components.append(Component("market sources", load_sources, close_sources))
+
+    if settings.telegram.enabled:
+        from bot.adapters.telegram import TelegramAdapter
+
+        token = settings.telegram.token
+        assert token is not None  # validated by the config
+
+        async def chat_gone(chat_id: str) -> None:
+            await asyncio.to_thread(subs.drop_chat, "telegram", chat_id)
+
+        async def chat_moved(old: str, new: str) -> None:
+            await asyncio.to_thread(subs.move_chat, "telegram", old, new)
+
+        telegram = TelegramAdapter(
+            token.get_secret_value(),
+            commands,
+            render_reply,
+            api_base_url=str(settings.telegram.api_base_url),
+            admin_ids=settings.telegram.admin_ids,
+            on_chat_gone=chat_gone,
+            on_chat_migrated=chat_moved,
+        )
+        components.append(Component("telegram", telegram.start, telegram.stop))
+        outlets.append(telegram)  # type: ignore[arg-type]
+    if settings.discord.enabled:
+        discord_token = settings.discord.token
+        webhook_url = settings.discord.webhook_url
+        if discord_token is not None:
+            from bot.adapters.discord import DiscordAdapter
+
+            async def symbols() -> list[str]:
+                return [s for src in sources.values() for s in src.symbols()]
+
+            discord_bot = DiscordAdapter(
+                discord_token.get_secret_value(),
+                commands,
+                render_reply,
+                exchanges=service.exchanges,
+                symbols=symbols,
+                api_base_url=str(settings.discord.api_base_url),
+                gateway_url=str(settings.discord.gateway_url),
+                admin_channel_id=settings.discord.admin_channel_id,
+            )
+            components.append(Component("discord", discord_bot.start, discord_bot.stop))
+            outlets.append(discord_bot)
+        elif webhook_url is not None:
+            import aiohttp
+
+            from bot.adapters.discord_webhook import DiscordWebhookOutlet
+
+            session = aiohttp.ClientSession()
+            webhook = DiscordWebhookOutlet(webhook_url.get_secret_value(), session, render_reply)
+            components.append(Component("discord webhook", _noop, session.close))
+            outlets.append(webhook)
+
+    refresh = settings.market.refresh
+    scheduler = Scheduler(
+        service,
+        subs,
+        outlets,
+        alert_settings=settings.alerts,
+        watch=settings.market.symbols,
+        every_ms=refresh.candles_every,
+        jitter=refresh.jitter,
+        range_=range_for_ms(settings.telegram.default_range),
+        sleep=interruptible_sleep(stop),
+    )
+
+    async def main(stop: asyncio.Event) -> None:
+        await scheduler.run(stop=stop)
+
+    return await serve(components, main, stop=stop)
+
+
+async def _noop() -> None:
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liqwatch",
@@ -241,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     thread.set_defaults(func=_thread)
 
+    run = sub.add_parser(
+        "run",
+        help="run the bot: scheduler, Telegram and Discord (those enabled) in one process",
+    )
+    run.add_argument("--config", help="liqwatch TOML config (default: built-in defaults)")
+    run.set_defaults(func=_run)
+
     check = sub.add_parser("check-config", help="validate a config file and list every problem")
     check.add_argument("path", help="path to a liqwatch TOML config")
     check.set_defaults(func=_check_config)
@@ -248,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # PTB's future timedelta attributes (RetryAfter.retry_after …), so it does not warn
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
     code: int = args.func(args)

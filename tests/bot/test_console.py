@@ -69,7 +69,7 @@ async def test_scripted_session(service: MarketService, tmp_path: Path) -> None:
     assert hello.startswith("Unknown command /hello. Try /help.")
     assert "sim BTC/USDT:USDT 5m: 400 candles" in status
     assert last == ""
-    images = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240 - a test
+    images = sorted(p.name for p in tmp_path.iterdir())
     assert images == ["btc-heatmap-24h.png", "btc-heatmap-7d.png", "eth-map-12h.png"]
     for name in images:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

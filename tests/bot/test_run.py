@@ -1,0 +1,171 @@
+"""`liqwatch run` as a real process against the loopback fake Telegram Bot API.
+
+The bot runs in a subprocess (its own event loop, signals, SQLite file) on the synthetic
+market; the test process plays Telegram. These tests cover what only the whole process
+shows: start-up checks, answering commands, pushing an alert, graceful SIGTERM, a SIGKILL
+and restart that loses no subscription and sends no alert twice, and a DEBUG log with no
+token in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.fake_telegram import FakeTelegram
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+CHAT = 5001
+
+pytestmark = pytest.mark.slow
+
+
+def _config(tmp_path: Path, fake: FakeTelegram) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[market]
+symbols = ["BTC"]
+[market.refresh]
+candles_every = "1s"
+jitter = 0
+[storage]
+path = "{tmp_path / "state.sqlite3"}"
+[telegram]
+enabled = true
+api_base_url = "{fake.api_base_url}"
+default_range = "7d"
+[logging]
+level = "DEBUG"
+"""
+    )
+    return path
+
+
+@asynccontextmanager
+async def _fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN, poll_cap=0.2) as fake:
+        yield fake
+
+
+@contextmanager
+def _bot(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "LIQWATCH__TELEGRAM__TOKEN": TOKEN, "MPLBACKEND": "agg"}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def _exit_code(proc: subprocess.Popen[bytes], within: float) -> int:
+    for _ in range(int(within * 10)):
+        code = proc.poll()
+        if code is not None:
+            return code
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the bot did not exit within {within} s")
+
+
+def _alerts(fake: FakeTelegram) -> list[str]:
+    sent = [*fake.calls_of("sendPhoto"), *fake.calls_of("sendMessage")]
+    texts = [str(c.params.get("caption") or c.params.get("text") or "") for c in sent]
+    return [t for t in texts if "alert" in t.lower() and "imbalance" in t.lower()]
+
+
+async def test_run_answers_alerts_and_stops_gracefully(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    async with _fake() as fake:
+        config = _config(tmp_path, fake)
+        with _bot(config, log) as proc:
+            await fake.wait_for("setMyCommands", within=60)
+            fake.inject_command("/subscribe BTC imbalance", chat_id=CHAT)
+            await fake.wait_for("sendMessage", within=30)
+            fake.inject_command("/heatmap BTC", chat_id=CHAT)
+            photo = (await fake.wait_for("sendPhoto", within=30))[0]
+            assert "Shorts above" in str(photo.params.get("caption"))
+            # the seed market's imbalance is far above 5:1: one alert, pushed by the scheduler
+            for _ in range(100):
+                if _alerts(fake):
+                    break
+                await asyncio.sleep(0.2)
+            assert len(_alerts(fake)) == 1
+            proc.send_signal(signal.SIGTERM)
+            assert await _exit_code(proc, within=30) == 0
+    text = log.read_text()
+    assert "liqwatch stopped" in text
+    assert TOKEN not in text, "the bot token leaked into the log"
+    assert TOKEN.split(":")[1] not in text
+
+
+async def test_sigkill_and_restart_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    async with _fake() as fake:
+        config = _config(tmp_path, fake)
+        with _bot(config, log) as proc:
+            await fake.wait_for("setMyCommands", within=60)
+            fake.inject_command("/subscribe BTC imbalance", chat_id=CHAT)
+            await fake.wait_for("sendMessage", within=30)
+            for _ in range(100):
+                if _alerts(fake):
+                    break
+                await asyncio.sleep(0.2)
+            assert len(_alerts(fake)) == 1
+            proc.kill()  # SIGKILL: no clean-up at all
+            proc.wait(10)
+        with _bot(config, log) as proc:
+            await fake.wait_for("setMyCommands", within=60)
+            fake.inject_command("/alerts", chat_id=CHAT)
+            listing = (await fake.wait_for("sendMessage", within=30))[0]
+            assert "BTC" in str(listing.params.get("text")), "the subscription was lost"
+            await asyncio.sleep(4)  # several scheduler cycles after the restart
+            assert len(_alerts(fake)) == 1, "an alert was sent twice"
+            proc.send_signal(signal.SIGTERM)
+            assert await _exit_code(proc, within=30) == 0
+
+
+def test_startup_checks_say_what_is_missing(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "nowhere" / "state.sqlite3"}"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LIQWATCH__")},
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "storage.path: folder" in result.stderr
+    assert "no platform is enabled" in result.stderr
+    missing_token = tmp_path / "tg.toml"
+    missing_token.write_text("[telegram]\nenabled = true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(missing_token)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LIQWATCH__")},
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "LIQWATCH__TELEGRAM__TOKEN" in result.stderr
