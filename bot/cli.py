@@ -292,6 +292,26 @@ async def _serve(settings: Settings) -> int:
 
     components.append(Component("store", _noop, close_store))
     components.append(Component("market sources", load_sources, close_sources))
+    if settings.market.source == "ccxt":
+        # liquidation prints come from each exchange's WebSocket stream (no REST history)
+        from bot.market.prints_stream import PrintsWatcher
+        from core.models import LiquidationPrints
+
+        async def save_prints(exchange: str, symbol: str, prints: LiquidationPrints) -> None:
+            await asyncio.to_thread(store.save_prints, exchange, symbol, prints)
+
+        for exchange_id in settings.market.exchanges:
+            ex = settings.exchange(exchange_id)
+            watcher = PrintsWatcher(
+                exchange_id,
+                list(settings.market.symbols),
+                save_prints,
+                api_base_url=str(ex.api_base_url) if ex.api_base_url else None,
+                enable_rate_limit=ex.rate_limit,
+            )
+            components.append(
+                Component(f"{exchange_id} liquidation stream", watcher.start, watcher.stop)
+            )
 
     if settings.telegram.enabled:
         from bot.adapters.telegram import TelegramAdapter

@@ -81,6 +81,8 @@ class ExchangeProfile:
     brackets_public: bool
     liquidations: Literal["rest", "stream-only"]
     oi_history_ms: int | None = None  # how far back OI/long-short history reaches
+    #: ccxt.pro ``watch_liquidations`` works for it (see :mod:`bot.market.prints_stream`)
+    prints_stream: bool = False
 
     def supports_timeframe(self, timeframe: str) -> bool:
         return timeframe in self.candles.periods
@@ -105,6 +107,7 @@ EXCHANGES: Mapping[str, ExchangeProfile] = MappingProxyType(
             brackets_public=False,
             liquidations="stream-only",
             oi_history_ms=30 * 24 * HOUR_MS,
+            prints_stream=True,
         ),
         "bybit": ExchangeProfile(
             id="bybit",
@@ -118,6 +121,7 @@ EXCHANGES: Mapping[str, ExchangeProfile] = MappingProxyType(
             book_limit=500,
             brackets_public=True,
             liquidations="stream-only",
+            prints_stream=True,
         ),
         "okx": ExchangeProfile(
             id="okx",
@@ -131,6 +135,7 @@ EXCHANGES: Mapping[str, ExchangeProfile] = MappingProxyType(
             book_limit=400,
             brackets_public=False,
             liquidations="stream-only",
+            prints_stream=True,
         ),
     }
 )

@@ -34,8 +34,10 @@ okx — ``{"op":"subscribe","args":[{"channel":"liquidation-orders","instType":"
 
   ``side`` is the ORDER side (buy closes a short), ``posSide`` the position: we use
   ``posSide`` when it says long/short, else the opposite of ``side``. ``sz`` counts
-  contracts (× ``ctVal`` = ccxt ``contractSize``); price ``bkPx`` is the bankruptcy price.
-  ccxt parses only ``details[0]``; we read every detail from ``info``.
+  contracts (× ``ctVal``, the market's ``contractSize``); price ``bkPx`` is the bankruptcy
+  price. ccxt parses only ``details[0]`` and loses ``contractSize`` (see
+  :func:`prints_from_liquidation`); we read every detail from ``info`` and take the size
+  from the loaded markets.
 
 Notional = price × base amount, in quote currency. Every parsed liquidation is caught by a
 tap on ccxt's liquidation cache (``exchange.liquidations``), not taken from what ``watch_*``
@@ -63,6 +65,7 @@ from ccxt.async_support.base.ws.cache import ArrayCache
 from bot.market.ccxt_errors import translate_ccxt
 from bot.market.ccxt_source import rewrite_api_urls
 from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarketError
+from bot.market.exchanges import profile_for
 from bot.market.port import SymbolIndex
 from bot.market.retry import RetryPolicy, retry
 from core.models import LiquidationPrints, Side
@@ -108,6 +111,7 @@ class StreamStatus:
     last_error: str | None
     reconnects: int
     prints: int
+    bad_frames: int
 
 
 def rewrite_ws_urls(ws: Any, base_url: str) -> Any:
@@ -143,10 +147,17 @@ def _row(
     return PrintRow(symbol, t, side, p, p * base)
 
 
-def prints_from_liquidation(exchange_id: str, liquidation: Mapping[str, Any]) -> list[PrintRow]:
-    """Normalise one ccxt liquidation structure; rows it cannot read are left out (logged)."""
+def prints_from_liquidation(
+    exchange_id: str, liquidation: Mapping[str, Any], contract_size: float | None = None
+) -> list[PrintRow]:
+    """Normalise one ccxt liquidation structure; rows it cannot read are left out (logged).
+
+    ``contract_size`` is the market's base units per contract; pass it from the loaded
+    markets: ccxt 4.5's WS parsers call ``safe_liquidation`` without the market, which
+    resets ``contractSize`` (and ``baseValue``/``quoteValue``) to ``None``.
+    """
     symbol = str(liquidation.get("symbol"))
-    size = float(liquidation.get("contractSize") or 1.0)
+    size = float(contract_size or liquidation.get("contractSize") or 1.0)
     info = liquidation.get("info") or {}
     details = info.get("details") if exchange_id == "okx" else None
     rows: list[PrintRow | None] = []
@@ -191,6 +202,34 @@ class _Tap(ArrayCache):  # type: ignore[misc]  # ccxt is untyped
         self._on_item(item)
 
 
+def _guarded(exchange_class: Any, on_bad_frame: Callable[[str, BaseException, Any], None]) -> Any:
+    """``exchange_class`` whose connections survive a frame they cannot decode or handle.
+
+    ccxt decodes and dispatches each frame inside a callback of its receive loop; an
+    exception there (a non-JSON frame, a shape the handler does not expect) ends that loop
+    silently, and the stream stalls until the keepalive notices. The guard logs the frame
+    and lets the loop go on.
+    """
+
+    class Guarded(exchange_class):  # type: ignore[misc]  # ccxt is untyped
+        def client(self, url: str) -> Any:
+            client = super().client(url)
+            if not getattr(client, "_frames_guarded", False):
+                dispatch = client.handle_text_or_binary_message
+
+                def guarded(data: Any) -> None:
+                    try:
+                        dispatch(data)
+                    except Exception as error:
+                        on_bad_frame(url, error, data)
+
+                client.handle_text_or_binary_message = guarded
+                client._frames_guarded = True
+            return client
+
+    return Guarded
+
+
 class PrintsWatcher:
     """Streams one exchange's liquidations for ``symbols`` into ``on_prints`` batches.
 
@@ -215,7 +254,7 @@ class PrintsWatcher:
         backoff: RetryPolicy | None = None,
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
-        if exchange_id not in _MARKET_TYPES:
+        if not profile_for(exchange_id).prints_stream:
             raise KeyError(f"exchange {exchange_id!r} has no liquidation stream here")
         self.name = exchange_id
         self._queries = list(symbols)
@@ -225,7 +264,8 @@ class PrintsWatcher:
         self._max_batch = max_batch
         self._backoff = backoff or RetryPolicy(base_delay=1.0, max_delay=60.0)
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
-        self._exchange: Any = getattr(ccxt_pro, exchange_id)(
+        exchange_class = _guarded(getattr(ccxt_pro, exchange_id), self._on_bad_frame)
+        self._exchange: Any = exchange_class(
             {
                 "enableRateLimit": enable_rate_limit,
                 "options": {"fetchMarkets": {"types": _MARKET_TYPES[exchange_id]}},
@@ -246,6 +286,7 @@ class PrintsWatcher:
         self._reconnects = 0
         self._prints = 0
         self._multi = False
+        self._bad_frames = 0
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -259,7 +300,9 @@ class PrintsWatcher:
             return await translate_ccxt(ex.load_markets(), ex, f"{self.name} load_markets")
 
         markets: Mapping[str, Any] = await retry(load, self._backoff, f"{self.name} markets")
-        index = SymbolIndex(m["symbol"] for m in markets.values() if m.get("swap") and m.get("linear"))
+        index = SymbolIndex(
+            m["symbol"] for m in markets.values() if m.get("swap") and m.get("linear")
+        )
         self.symbols = sorted({index.resolve(q) for q in self._queries})
         ex.liquidations = _Tap(self._on_liquidation, max_size=1000)
         self._multi = ex.has.get("watchLiquidationsForSymbols") is True
@@ -280,7 +323,11 @@ class PrintsWatcher:
         await self._exchange.close()
 
     async def __aenter__(self) -> PrintsWatcher:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()  # the REST session is open once markets were asked for
+            raise
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -300,14 +347,19 @@ class PrintsWatcher:
             last_error=self._last_error,
             reconnects=self._reconnects,
             prints=self._prints,
+            bad_frames=self._bad_frames,
         )
 
     # -- watching ---------------------------------------------------------------------
 
     def _watch(self, symbols: list[str]) -> Awaitable[Any]:
-        if self._multi:
-            return self._exchange.watch_liquidations_for_symbols(symbols)
-        return self._exchange.watch_liquidations(symbols[0])
+        ex = self._exchange
+        call: Awaitable[Any] = (
+            ex.watch_liquidations_for_symbols(symbols)
+            if self._multi
+            else ex.watch_liquidations(symbols[0])
+        )
+        return call
 
     async def _pump(self, symbols: list[str]) -> None:
         """Keep one subscription alive: watch, and after an error back off and watch again."""
@@ -334,11 +386,20 @@ class PrintsWatcher:
                 )
                 await self._backoff.sleep(pause)
 
+    def _on_bad_frame(self, url: str, error: BaseException, data: Any) -> None:
+        self._bad_frames += 1
+        self._last_error = f"unreadable frame ({type(error).__name__}: {error})"
+        log.warning(
+            "%s: unreadable frame from %s left out (%r): %.200r", self.name, url, error, data
+        )
+
     def _on_liquidation(self, liquidation: Mapping[str, Any]) -> None:
         """Called by ccxt's message handler for every parsed liquidation (synchronously)."""
         if liquidation.get("symbol") not in self.symbols:
             return
-        for row in prints_from_liquidation(self.name, liquidation):
+        symbol = str(liquidation["symbol"])
+        size = self._exchange.markets[symbol].get("contractSize")
+        for row in prints_from_liquidation(self.name, liquidation, size):
             buffer = self._buffers.setdefault(row.symbol, [])
             buffer.append(row)
             self._prints += 1

@@ -84,7 +84,10 @@ def okx_liquidation_orders(
              "ts": str(ts)} for side, pos, sz, px, ts in details]  # fmt: skip
     entry = {"details": rows, "instFamily": family, "instId": inst_id, "instType": "SWAP",
              "uly": family}  # fmt: skip
-    return OKX_TOPIC, {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [entry]}
+    return OKX_TOPIC, {
+        "arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+        "data": [entry],
+    }
 
 
 @dataclass(eq=False)
@@ -128,10 +131,13 @@ class FakeExchangeWs:
     def _subscribed(self, exchange: str, topic: str) -> list[_Socket]:
         return [s for s in self._sockets if s.exchange == exchange and topic in s.topics]
 
-    async def wait_subscribed(self, exchange: str, topic: str, timeout: float = 5.0) -> None:
-        """Return once a live socket of ``exchange`` has subscribed to ``topic``."""
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: bool(self._subscribed(exchange, topic)))
+    async def wait_subscribed(
+        self, exchange: str, topic: str, *, present: bool = True, within: float = 5.0
+    ) -> None:
+        """Return once a live socket of ``exchange`` has subscribed to ``topic``
+        (``present=False``: once no socket is subscribed any more)."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: bool(self._subscribed(exchange, topic)) is present)
 
     async def push(self, exchange: str, event: tuple[str, dict[str, Any]]) -> int:
         """Send ``(topic, payload)`` to every subscribed socket; returns how many got it."""
