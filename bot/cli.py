@@ -335,7 +335,7 @@ async def _serve(settings: Settings) -> int:
             on_chat_migrated=chat_moved,
         )
         components.append(Component("telegram", telegram.start, telegram.stop))
-        outlets.append(telegram)  # type: ignore[arg-type]
+        outlets.append(telegram)
     if settings.discord.enabled:
         discord_token = settings.discord.token
         webhook_url = settings.discord.webhook_url

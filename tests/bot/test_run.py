@@ -87,7 +87,7 @@ async def _exit_code(proc: subprocess.Popen[bytes], within: float) -> int:
 def _alerts(fake: FakeTelegram) -> list[str]:
     sent = [*fake.calls_of("sendPhoto"), *fake.calls_of("sendMessage")]
     texts = [str(c.params.get("caption") or c.params.get("text") or "") for c in sent]
-    return [t for t in texts if "alert" in t.lower() and "imbalance" in t.lower()]
+    return [t for t in texts if t.startswith("<b>Alert</b>") and "imbalance" in t]
 
 
 async def test_run_answers_alerts_and_stops_gracefully(tmp_path: Path) -> None:
