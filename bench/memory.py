@@ -94,7 +94,7 @@ def _stored_markets(db: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:
-            row = conn.execute("SELECT count(DISTINCT symbol) FROM candles").fetchone()
+            row = conn.execute("SELECT count(DISTINCT market_id) FROM candles").fetchone()
         finally:
             conn.close()
     except sqlite3.Error:

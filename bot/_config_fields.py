@@ -11,7 +11,14 @@ from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    PlainValidator,
+    ValidationError,
+)
 from pydantic_core import ErrorDetails, core_schema
 
 from core.models import TIMEFRAME_MS
@@ -25,6 +32,7 @@ __all__ = [
     "Loc",
     "Secret",
     "Symbol",
+    "TimeOfDay",
     "Timeframe",
     "Unique",
     "WsUrl",
@@ -32,6 +40,7 @@ __all__ = [
     "did_you_mean",
     "format_duration",
     "parse_duration",
+    "parse_time_of_day",
     "show",
 ]
 
@@ -115,6 +124,17 @@ def format_duration(ms: int) -> str:
     return "".join(parts) or "0s"
 
 
+_TIME_OF_DAY_RE: Final = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def parse_time_of_day(text: str) -> int:
+    """``"08:00"``, ``"20:30"`` (24-hour, UTC) → milliseconds after midnight."""
+    match = _TIME_OF_DAY_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{show(text)} is not a time of day, use HH:MM in UTC (e.g. '08:00')")
+    return (int(match.group(1)) * 60 + int(match.group(2))) * _UNIT_MS["m"]
+
+
 class DurationRange:
     """Field metadata: a duration written as text (``"5m"``), held as int ms in [min, max]."""
 
@@ -195,6 +215,8 @@ WsUrl = Annotated[str, AfterValidator(_url_check("ws", "wss"))]
 Symbol = Annotated[str, AfterValidator(_check_symbol)]
 Timeframe = Annotated[str, AfterValidator(_check_timeframe)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+#: A time of day written ``"HH:MM"`` (UTC), held as milliseconds after midnight.
+TimeOfDay = Annotated[int, PlainValidator(parse_time_of_day)]
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -245,6 +267,7 @@ _CHOICE_NOUNS: Final[dict[str, str]] = {
     "source": "market source",
     "exchanges": "supported exchange",
     "level": "log level",
+    "platform": "chat platform",
 }
 _COMPARISONS: Final[dict[str, str]] = {
     "greater_than": "greater than {gt}",

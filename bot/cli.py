@@ -253,9 +253,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    from bot.autopost import AutoPoster
     from bot.commands.catalog import build_commands, defaults_from_settings
     from bot.commands.parsing import range_for_ms
     from bot.commands.text import render_reply
+    from bot.commands.throttle import Throttle
     from bot.outlets import Outlet
     from bot.runtime import Component, interruptible_sleep, serve
     from bot.scheduler import Scheduler
@@ -272,6 +274,7 @@ async def _serve(settings: Settings) -> int:
         defaults_from_settings(settings),
         subscriptions=subs,
         alert_defaults=settings.alerts,
+        throttle=Throttle(),
     )
     components: list[Component] = []
     outlets: list[Outlet] = []
@@ -368,12 +371,14 @@ async def _serve(settings: Settings) -> int:
             outlets.append(webhook)
 
     refresh = settings.market.refresh
+    poster = AutoPoster(settings.threads, service, subs, outlets)
     scheduler = Scheduler(
         service,
         subs,
         outlets,
         alert_settings=settings.alerts,
-        watch=settings.market.symbols,
+        watch=(*settings.market.symbols, *poster.symbols),
+        on_cycle=[poster],
         every_ms=refresh.candles_every,
         jitter=refresh.jitter,
         range_=range_for_ms(settings.telegram.default_range),

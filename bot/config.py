@@ -55,6 +55,7 @@ from bot._config_fields import (
     Secret,
     Symbol,
     Timeframe,
+    TimeOfDay,
     Unique,
     WsUrl,
     describe_errors,
@@ -79,6 +80,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "TelegramSettings",
+    "ThreadChannelSettings",
     "check_config",
     "format_duration",
     "load_settings",
@@ -280,6 +282,49 @@ class AlertSettings(_Section):
     cooldown: Annotated[int, DurationRange(0, 7 * _D)] = _H
 
 
+def _chat_id_text(value: object) -> object:
+    """Chat and channel ids may be written as TOML integers; they are held as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _distinct_times(times: tuple[int, ...]) -> tuple[int, ...]:
+    if not times:
+        raise ValueError("is empty, list at least one time of day")
+    twice = [t for i, t in enumerate(times) if t in times[:i]]
+    if twice:
+        hours, minutes = divmod(twice[0] // _M, 60)
+        raise ValueError(f"'{hours:02d}:{minutes:02d}' is listed twice, list each once")
+    return tuple(sorted(times))
+
+
+class ThreadChannelSettings(_Section):
+    """A channel that receives market-structure threads automatically ([[threads]])."""
+
+    platform: Literal["telegram", "discord"]
+    #: Telegram chat/channel id ("-100…"), or Discord channel id
+    chat_id: Annotated[str, BeforeValidator(_chat_id_text), Field(min_length=1)]
+    symbol: Symbol
+    #: the exchange whose analysis is told; None: the first configured exchange
+    exchange: ExchangeId | None = None
+    every: Annotated[int, DurationRange(15 * _M, 7 * _D)] | None = None
+    #: times of day (UTC), held as ms after midnight
+    at: Annotated[tuple[TimeOfDay, ...], AsTuple, AfterValidator(_distinct_times)] | None = None
+    only_on_change: bool = False
+    #: material change: the imbalance ratio moved by at least this fraction (relative) …
+    min_change: Annotated[float, Field(gt=0, le=10)] = 0.25
+    #: … or the top cluster / main danger zone moved by at least this fraction of price
+    min_level_move: Fraction = 0.01
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> ThreadChannelSettings:
+        if (self.every is None) == (self.at is None):
+            given = "both every and at" if self.every is not None else "neither every nor at"
+            raise FieldProblems.one(
+                "every", f'{given} set, give exactly one: every = "6h" or at = ["08:00"]'
+            )
+        return self
+
+
 class LoggingSettings(_Section):
     """Logging ([logging]); the TOML key ``json`` is ``json_lines`` here."""
 
@@ -304,6 +349,34 @@ class Settings(_Section):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    threads: Annotated[tuple[ThreadChannelSettings, ...], AsTuple] = ()
+
+    @model_validator(mode="after")
+    def _check_threads(self) -> Settings:
+        seen: dict[tuple[str, str, str], int] = {}
+        problems: list[tuple[str, str]] = []
+        for i, channel in enumerate(self.threads):
+            key = (channel.platform, channel.chat_id, channel.symbol)
+            if key in seen:
+                problems.append(
+                    (
+                        f"threads[{i}]",
+                        f"{channel.symbol} for {channel.platform} chat {channel.chat_id} is "
+                        f"already in threads[{seen[key]}], configure each channel and symbol once",
+                    )
+                )
+            seen.setdefault(key, i)
+            if channel.exchange is not None and channel.exchange not in self.market.exchanges:
+                problems.append(
+                    (
+                        f"threads[{i}].exchange",
+                        f"{channel.exchange!r} is not watched, use one of market.exchanges: "
+                        + ", ".join(self.market.exchanges),
+                    )
+                )
+        if problems:
+            raise FieldProblems(problems)
+        return self
 
     def exchange(self, exchange_id: str) -> ExchangeSettings:
         """Options of one exchange: its ``[exchanges.<id>]`` table, or the defaults."""
@@ -407,6 +480,8 @@ def _allowed_keys(loc: Loc) -> list[str]:
     model: type[BaseModel] = Settings
     if loc[:1] == ("exchanges",):
         model, loc = ExchangeSettings, loc[2:]
+    elif loc[:1] == ("threads",):
+        model, loc = ThreadChannelSettings, loc[2:]
     for part in loc:
         annotation = model.model_fields[str(part)].annotation
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):

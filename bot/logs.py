@@ -23,7 +23,16 @@ _TOKEN_SHAPES = (
     re.compile(r"(?i)(?<=authorization': ')(bot )?[A-Za-z0-9_.-]{20,}"),
 )
 
-_QUIET = ("httpx", "httpcore", "telegram.ext.Updater", "discord.gateway", "discord.http", "ccxt")
+_QUIET = (
+    "httpx",
+    "httpcore",
+    "telegram.ext.Updater",
+    "discord.gateway",
+    "discord.http",
+    "ccxt",
+    "matplotlib",
+    "PIL",
+)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

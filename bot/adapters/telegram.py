@@ -7,11 +7,20 @@ photo with a caption (≤ 1024) or as messages (≤ 4096), split on line boundar
 reply's buttons as an inline keyboard. Pressing a button re-runs its command line and edits
 the message in place.
 
-The bot never crashes on a platform error: ``RetryAfter`` is waited out by PTB's
-``AIORateLimiter``; ``Forbidden`` (blocked, kicked) is reported to ``on_chat_gone``;
+Command replies never crash the bot on a platform error: ``RetryAfter`` is waited out by
+PTB's ``AIORateLimiter``; ``Forbidden`` (blocked, kicked) is reported to ``on_chat_gone``;
 ``ChatMigrated`` (group → supergroup) to ``on_chat_migrated`` and the reply is re-sent to
-the new chat; anything else is logged with its traceback. The bot token is never logged
-here (``repr(bot)`` contains it: never log the bot or the application object).
+the new chat; anything else is logged with its traceback.
+
+As an :class:`~bot.outlets.Outlet` (pushed alerts and threads) the adapter *raises* instead,
+translated by :func:`delivery_error`, so the scheduler decides: ``Forbidden`` →
+:class:`ChatGone`, ``ChatMigrated`` → :class:`ChatMoved`, ``BadRequest`` →
+:class:`PermanentDeliveryError`, ``TimedOut``/``NetworkError`` and a ``RetryAfter`` that
+outlived the rate limiter's retries → :class:`TemporaryDeliveryError`. A thread is its first
+post (chart and caption) followed by the other posts as replies to it, in order.
+
+The bot token is never logged here (``repr(bot)`` contains it: never log the bot or the
+application object).
 """
 
 from __future__ import annotations
@@ -31,11 +40,19 @@ from telegram import (
     InputMediaPhoto,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     Update,
     User,
 )
 from telegram.constants import ChatMemberStatus, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -49,8 +66,21 @@ from telegram.ext import (
 from bot.adapters.telegram_buttons import CallbackData, keyboard
 from bot.adapters.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_html
 from bot.commands.reply import CallContext, Platform, Reply
+from bot.outlets import (
+    ChatGone,
+    ChatMoved,
+    DeliveryError,
+    PermanentDeliveryError,
+    TemporaryDeliveryError,
+)
 
-__all__ = ["DEFAULT_API_BASE_URL", "CommandRunner", "CommandSpecLike", "TelegramAdapter"]
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "CommandRunner",
+    "CommandSpecLike",
+    "TelegramAdapter",
+    "delivery_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +115,21 @@ class CommandRunner(Protocol):
 
 
 RenderText = Callable[[Reply, Platform], str]
-ChatGone = Callable[[str], Awaitable[None] | None]
-ChatMoved = Callable[[str, str], Awaitable[None] | None]
+OnChatGone = Callable[[str], Awaitable[None] | None]
+OnChatMoved = Callable[[str, str], Awaitable[None] | None]
+
+
+def delivery_error(chat_id: str, exc: TelegramError) -> DeliveryError:
+    """The outlet error for a Bot API error met while pushing to ``chat_id``."""
+    if isinstance(exc, ChatMigrated):
+        return ChatMoved(chat_id, str(exc.new_chat_id))
+    if isinstance(exc, Forbidden):
+        return ChatGone(chat_id, exc.message)
+    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest is a subclass
+        return PermanentDeliveryError(chat_id, exc.message)
+    if isinstance(exc, NetworkError | RetryAfter):  # TimedOut is a NetworkError
+        return TemporaryDeliveryError(chat_id, exc.message)
+    return PermanentDeliveryError(chat_id, exc.message)  # InvalidToken, Conflict, …
 
 
 def _command_name(line: str) -> tuple[str, str | None]:
@@ -108,8 +151,8 @@ class TelegramAdapter:
         api_base_url: str = DEFAULT_API_BASE_URL,
         file_base_url: str | None = None,
         admin_ids: Iterable[str | int] = (),
-        on_chat_gone: ChatGone | None = None,
-        on_chat_migrated: ChatMoved | None = None,
+        on_chat_gone: OnChatGone | None = None,
+        on_chat_migrated: OnChatMoved | None = None,
         poll_timeout: float = 10.0,
         max_retries: int = 3,
         concurrent_updates: int = 64,
@@ -144,6 +187,10 @@ class TelegramAdapter:
         self._app.add_error_handler(self._on_error)
 
     @property
+    def platform(self) -> Platform:
+        return "telegram"
+
+    @property
     def bot_username(self) -> str | None:
         """The bot's @username (known after :meth:`start`)."""
         try:
@@ -175,8 +222,25 @@ class TelegramAdapter:
         await self._app.shutdown()
 
     async def send(self, chat_id: str, reply: Reply) -> None:
-        """Push a reply (alert, thread post) to a chat; platform errors are handled, not raised."""
-        await self._deliver(chat_id, reply)
+        """Push ``reply`` (an alert) to a chat; raises a :class:`~bot.outlets.DeliveryError`."""
+        try:
+            await self._send_new(chat_id, reply)
+        except TelegramError as exc:
+            raise delivery_error(chat_id, exc) from exc
+
+    async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:
+        """Post a thread: ``posts[0]`` (its chart with the caption), then every other post as
+        a silent reply to that first message, in order. Telegram has no thread title, so
+        ``title`` is not shown (the first post is the headline). Raises a DeliveryError."""
+        if not posts:
+            return
+        try:
+            head = await self._send_new(chat_id, posts[0])
+            anchor = ReplyParameters(head[0].message_id, allow_sending_without_reply=True)
+            for post in posts[1:]:
+                await self._send_new(chat_id, post, reply_to=anchor, quiet=True)
+        except TelegramError as exc:
+            raise delivery_error(chat_id, exc) from exc
 
     # -- inbound ---------------------------------------------------------------------------
 
@@ -300,24 +364,36 @@ class TelegramAdapter:
         except Exception:  # a subscriber's bug must not take the bot down
             log.exception("chat callback %r failed", callback)
 
-    async def _send_new(self, chat_id: str, reply: Reply) -> None:
+    async def _send_new(
+        self,
+        chat_id: str,
+        reply: Reply,
+        *,
+        reply_to: ReplyParameters | None = None,
+        quiet: bool = False,
+    ) -> list[Message]:
+        """Send ``reply`` as new messages (a reply to ``reply_to`` if given); the messages."""
         bot = self._app.bot
         text = self._render(reply, "telegram")
         markup = keyboard(reply.buttons, self._callbacks)
-        quiet = reply.silent
+        quiet = quiet or reply.silent
+        sent: list[Message] = []
         if not reply.images:
             chunks = split_html(text, TEXT_LIMIT)
             for i, chunk in enumerate(chunks):
                 last = i == len(chunks) - 1
-                await bot.send_message(
-                    chat_id,
-                    chunk,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if last else None,
-                    link_preview_options=_NO_PREVIEW,
-                    disable_notification=quiet,
+                sent.append(
+                    await bot.send_message(
+                        chat_id,
+                        chunk,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup if last else None,
+                        link_preview_options=_NO_PREVIEW,
+                        disable_notification=quiet,
+                        reply_parameters=reply_to,
+                    )
                 )
-            return
+            return sent
         chunks = split_html(text, TEXT_LIMIT, first_limit=CAPTION_LIMIT)
         caption, rest = (chunks[0], chunks[1:]) if chunks else (None, [])
         first, *others = reply.images
@@ -333,31 +409,45 @@ class TelegramAdapter:
                     )
                     for j, image in enumerate(reply.images[start : start + _MEDIA_GROUP_MAX])
                 ]
-                await bot.send_media_group(chat_id, album, disable_notification=quiet)
+                sent.extend(
+                    await bot.send_media_group(
+                        chat_id, album, disable_notification=quiet, reply_parameters=reply_to
+                    )
+                )
         else:
             # the keyboard belongs to the primary chart, which a button press edits in place
-            await bot.send_photo(
-                chat_id,
-                InputFile(first.data, filename=first.filename),
-                caption=caption,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                disable_notification=quiet,
-            )
-            for image in others:
+            sent.append(
                 await bot.send_photo(
                     chat_id,
-                    InputFile(image.data, filename=image.filename),
+                    InputFile(first.data, filename=first.filename),
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
                     disable_notification=quiet,
+                    reply_parameters=reply_to,
+                )
+            )
+            for image in others:
+                sent.append(
+                    await bot.send_photo(
+                        chat_id,
+                        InputFile(image.data, filename=image.filename),
+                        disable_notification=quiet,
+                        reply_parameters=reply_to,
+                    )
                 )
         for chunk in rest:
-            await bot.send_message(
-                chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=_NO_PREVIEW,
-                disable_notification=quiet,
+            sent.append(
+                await bot.send_message(
+                    chat_id,
+                    chunk,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=_NO_PREVIEW,
+                    disable_notification=quiet,
+                    reply_parameters=reply_to,
+                )
             )
+        return sent
 
     async def _edit(self, message: Message, reply: Reply) -> None:
         """Replace the pressed message's chart/text and keyboard with ``reply``."""

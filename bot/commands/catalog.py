@@ -9,6 +9,7 @@ from bot.commands.info_cmds import InfoCommands
 from bot.commands.market_cmds import CommandDefaults, MarketCommands
 from bot.commands.parsing import range_for_ms
 from bot.commands.registry import Commands
+from bot.commands.throttle import Throttle
 from bot.service import MarketService
 from bot.subscriptions import Subscriptions
 
@@ -47,13 +48,14 @@ def build_commands(
     *,
     subscriptions: Subscriptions | None = None,
     alert_defaults: AlertSettings | None = None,
+    throttle: Throttle | None = None,
 ) -> Commands:
     """Every command (info first, then market, then alerts when ``subscriptions`` is given),
-    bound to ``service``."""
+    bound to ``service``; ``throttle`` limits how fast one user may send commands."""
     defaults = defaults or CommandDefaults()
     info = InfoCommands(service, default_symbol=defaults.symbol)
     market = MarketCommands(service, defaults)
     specs = (*info.specs(), *market.specs())
     if subscriptions is not None:
         specs = (*specs, *AlertCommands(service, subscriptions, alert_defaults).specs())
-    return Commands(specs, exchanges=service.exchanges)
+    return Commands(specs, exchanges=service.exchanges, throttle=throttle)

@@ -3,10 +3,17 @@
 ``await commands.run("/heatmap BTC 7d", ctx)`` parses the line against the command's spec,
 checks admin rights, calls the handler and *never raises*: every failure becomes a reply —
 
-* bad arguments → the message plus the command's usage and an example;
+* bad arguments → the message plus the command's usage and an example (an argument over
+  :data:`MAX_TOKEN_CHARS` characters is refused before parsing, and messages are clipped to
+  :data:`MAX_ERROR_MESSAGE`, so a reply never echoes kilobytes of input);
 * an unknown symbol → "did you mean …" plus usage;
 * market trouble (exchange down, no data) → a plain message;
 * anything unexpected → logged at ERROR with the traceback, and a short apology.
+
+With a :class:`~bot.commands.throttle.Throttle` (``Commands(specs, throttle=Throttle())``)
+each user's commands are rate-limited before their arguments are parsed: a flooder gets one
+"slow down" reply per notice period and silence (``None``) otherwise. Lines that are not
+for this bot (chatter, another bot's command) never count against anyone.
 
 Adapters call :meth:`Commands.run` for typed commands and for button presses alike, and
 :meth:`Commands.menu` to publish the command list (Telegram ``set_my_commands``, Discord's
@@ -21,21 +28,38 @@ from collections.abc import Iterable, Sequence
 from bot.commands.parsing import parse_args, split_command
 from bot.commands.reply import CallContext, Reply
 from bot.commands.spec import ArgumentError, Call, CommandSpec
+from bot.commands.throttle import Throttle
 from bot.market.errors import MarketError, TemporaryMarketError, UnknownSymbol
 
-__all__ = ["ADMIN_ONLY", "APOLOGY", "Commands", "error_reply"]
+__all__ = [
+    "ADMIN_ONLY",
+    "APOLOGY",
+    "MAX_ERROR_MESSAGE",
+    "MAX_TOKEN_CHARS",
+    "Commands",
+    "error_reply",
+]
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry — something went wrong while building that. It has been logged."
 ADMIN_ONLY = "This command is for admins of this chat."
 _MAX_MARKET_MESSAGE = 200
+#: no argument of any kind is longer (symbols ≤ 40, rules, prices, thresholds: a few);
+#: refusing longer ones up front keeps error replies from echoing kilobytes of input
+MAX_TOKEN_CHARS = 64
+#: an error message is clipped to this many characters (HTML escaping may multiply it by 6)
+MAX_ERROR_MESSAGE = 500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def error_reply(message: str, spec: CommandSpec | None = None) -> Reply:
     """An error reply (template ``error``) with the command's usage and example when given."""
     context = {
-        "message": message,
+        "message": _clip(message, MAX_ERROR_MESSAGE),
         "usage": spec.usage if spec else "",
         "example": f"/{spec.examples[0]}" if spec and spec.examples else "",
     }
@@ -59,9 +83,17 @@ def _market_message(exc: MarketError) -> str:
 class Commands:
     """Every command of the bot, by name; runs chat lines (see the module docstring)."""
 
-    def __init__(self, specs: Iterable[CommandSpec], *, exchanges: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        specs: Iterable[CommandSpec],
+        *,
+        exchanges: Sequence[str] = (),
+        throttle: Throttle | None = None,
+    ) -> None:
         self.specs: tuple[CommandSpec, ...] = tuple(specs)
         self.exchanges = tuple(exchanges)
+        #: per-user flood limit; ``None`` runs every command (tests, the console)
+        self.throttle = throttle
         self._by_name: dict[str, CommandSpec] = {}
         for spec in self.specs:
             if spec.name in self._by_name:
@@ -81,17 +113,28 @@ class Commands:
     async def run(
         self, line: str, ctx: CallContext, *, bot_username: str | None = None
     ) -> Reply | None:
-        """The reply to ``line``, or ``None`` when the line is not for this bot."""
+        """The reply to ``line``; ``None`` when the line is not for this bot, or is a flood
+        line the throttle drops silently."""
         parsed = split_command(line, bot_username=bot_username)
         if parsed is None:
             return None
         spec = self._by_name.get(parsed.name)
+        if spec is None and ctx.is_group and not parsed.addressed_to:
+            return None  # maybe another bot's command in a shared group
+        if self.throttle is not None:
+            verdict = self.throttle.check(ctx.platform, ctx.user_id, is_admin=ctx.is_admin)
+            if not verdict.allowed:
+                return error_reply(verdict.message) if verdict.notify else None
         if spec is None:
-            if ctx.is_group and not parsed.addressed_to:
-                return None  # maybe another bot's command in a shared group
             return error_reply(f"Unknown command /{parsed.name}. Try /help.")
         if spec.admin and not ctx.is_admin:
             return error_reply(ADMIN_ONLY)
+        too_long = next((t for t in parsed.tokens if len(t) > MAX_TOKEN_CHARS), None)
+        if too_long is not None:
+            shown = _clip(too_long, 16)
+            return error_reply(
+                f"Argument '{shown}' is too long ({len(too_long):,} characters).", spec
+            )
         try:
             args = parse_args(spec, parsed.tokens, exchanges=self.exchanges)
             call = Call(ctx, args, spec, self.specs, line.strip())

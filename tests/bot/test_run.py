@@ -24,6 +24,7 @@ from tests.fakes.fake_telegram import FakeTelegram
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = 5001
+THREAD_CHANNEL = -1001234567890
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +46,12 @@ api_base_url = "{fake.api_base_url}"
 default_range = "7d"
 [logging]
 level = "DEBUG"
+
+[[threads]]
+platform = "telegram"
+chat_id = "{THREAD_CHANNEL}"
+symbol = "BTC"
+every = "6h"
 """
     )
     return path
@@ -107,6 +114,23 @@ async def test_run_answers_alerts_and_stops_gracefully(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.2)
             assert len(_alerts(fake)) == 1
+            # the configured channel got its market-structure thread: chart first, replies after
+            for _ in range(150):
+                posts = [
+                    c
+                    for c in (*fake.calls_of("sendPhoto"), *fake.calls_of("sendMessage"))
+                    if str(c.params.get("chat_id")) == str(THREAD_CHANNEL)
+                ]
+                if len(posts) >= 5:
+                    break
+                await asyncio.sleep(0.2)
+            assert len(posts) >= 5, f"no thread was auto-posted ({len(posts)} posts)"
+            posts.sort(key=lambda c: c.at)
+            first = posts[0]
+            assert "liquidation map" in str(first.params.get("caption"))
+            first_id = first.result["message_id"]
+            for reply in posts[1:]:  # the rest of the thread answers the first post, in order
+                assert reply.json("reply_parameters")["message_id"] == first_id
             proc.send_signal(signal.SIGTERM)
             assert await _exit_code(proc, within=30) == 0
     text = log.read_text()

@@ -28,6 +28,7 @@ from bot.commands.reply import Button, CallContext, Image, Platform, Reply
 from bot.commands.text import render_reply
 from bot.logs import setup_logging
 from bot.market.sim_source import DEFAULT_START_MS, SimSource
+from bot.outlets import PermanentDeliveryError
 from bot.service import MarketService
 from bot.store import Store
 from core.charts.format import human_price, human_ratio, human_usd
@@ -365,14 +366,14 @@ async def test_chat_migrated_is_reported_and_resent(harness: Harness) -> None:
     assert harness.moved == [("-4242", "-1009999")]
 
 
-async def test_bad_request_is_logged_not_raised(
-    harness: Harness, caplog: pytest.LogCaptureFixture
+async def test_bad_request_to_a_pushed_message_is_a_permanent_delivery_error(
+    harness: Harness,
 ) -> None:
     harness.fake.fail("sendMessage", Fault.bad_request())
-    with caplog.at_level(logging.ERROR, logger="bot.adapters.telegram"):
+    with pytest.raises(PermanentDeliveryError, match=r"(?i)chat not found"):
         await harness.adapter.send("31337", Reply("start", {"text": "hello"}))
-    assert "chat not found" in caplog.text.lower()
-    assert not harness.gone
+    assert not harness.gone  # a bad request is not a blocked bot: the chat stays subscribed
+    await harness.adapter.send("31337", Reply("start", {"text": "hello"}))  # and it carries on
 
 
 # ---- secrets ----------------------------------------------------------------------------------
