@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from bot.alerts import RULE_NAMES
+from bot.commands.reply import Platform, Reply
+from bot.commands.text import render_reply
 from bot.market.refresh import refresh_series
 from bot.market.sim_source import SIM_MARKETS, SimMarketSpec, SimSource
+from bot.scheduler import Scheduler
+from bot.service import MarketService
 from bot.store import Store
+from bot.subscriptions import Subscriptions
 from bot.threads import DAY_MS, compose_thread, format_for_x, render_thread, summarize_prints
 from core.analysis import AnalysisParams, analyze
 from core.charts import (
@@ -148,10 +155,61 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
         tg_path.write_text("\n\n---\n\n".join(p.text for p in tg_posts) + "\n", encoding="utf-8")
         files += [x_path, tg_path]
         _p(out, f"\nthread ({len(thread.posts)} posts): {x_path} (X format), {tg_path} (Telegram)")
+
+        alerts_path, sent = await _one_scheduler_cycle(source, db_path, btc, now_ms, out_dir)
+        files.append(alerts_path)
+        _p(
+            out,
+            f"one scheduler cycle: {sent} alert(s) for a chat subscribed to every rule → {alerts_path}",
+        )
         _p(out, f"\ndone in {time.perf_counter() - started:.1f} s")
         return DemoResult(analysis, tuple(files), true_imb.short_above, true_imb.long_below)
     finally:
         await source.close()
+
+
+class _FileOutlet:
+    """An outlet that writes what would be pushed: text to one file, charts beside it."""
+
+    platform: Platform = "console"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sent: list[str] = []
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        text = render_reply(reply, "console")
+        for image in reply.images:
+            target = self.path.parent / image.filename
+            await asyncio.to_thread(target.write_bytes, image.data)
+            text += f"\n[chart: {target.name}]"
+        self.sent.append(text)
+
+    async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:
+        for post in posts:
+            await self.send(chat_id, post)
+
+
+async def _one_scheduler_cycle(
+    source: SimSource, db_path: Path, symbol: str, now_ms: int, out_dir: Path
+) -> tuple[Path, int]:
+    """A demo chat subscribed to every rule; one scheduler cycle; what it would receive."""
+    path = out_dir / "alerts.txt"
+    outlet = _FileOutlet(path)
+    with Store(db_path) as store:
+        subs = Subscriptions(store)
+        subs.subscribe("console", "demo-chat", symbol, RULE_NAMES)
+        service = MarketService({source.name: source}, store, clock=lambda: now_ms)
+        scheduler = Scheduler(service, subs, [outlet], watch=[symbol], clock=lambda: now_ms)
+        await scheduler.recover()
+        await scheduler.run_once()
+    body = "\n\n".join(outlet.sent) if outlet.sent else "(no alert fired)"
+    rules = ", ".join(RULE_NAMES)
+    path.write_text(
+        f"# one scheduler cycle, a chat subscribed to {symbol}: {rules}\n\n{body}\n",
+        encoding="utf-8",
+    )
+    return path, len(outlet.sent)
 
 
 def _p(out: TextIO, line: str = "") -> None:

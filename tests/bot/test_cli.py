@@ -31,6 +31,10 @@ def test_demo_writes_charts_and_numbers(tmp_path: Path) -> None:
     assert "(true:" in text  # estimates shown beside the simulator's ground truth
     assert "second refresh" in text
     assert "top clusters:" in text
+    alerts = (tmp_path / "alerts.txt").read_text()
+    assert "Alert BTC/USDT:USDT" in alerts  # the seed market's imbalance is far above 5:1
+    assert "crossed 5:1" in alerts
+    assert (tmp_path / "btc-imbalance-alert.png").read_bytes().startswith(b"\x89PNG")
     x_posts = (tmp_path / "thread-x.txt").read_text().split("\n\n")
     assert x_posts[0].startswith("1/")
     assert all(x_length(p) <= 280 for p in x_posts)
