@@ -28,7 +28,7 @@ from bot.market.ccxt_errors import translate_ccxt
 from bot.market.errors import BadExchangeResponse, NotSupported, PermanentMarketError
 from bot.market.exchanges import ExchangeProfile, HistoryEndpoint, profile_for
 from bot.market.history import Row, align_at_close, fill_funding, walk_pages
-from bot.market.port import SymbolIndex
+from bot.market.port import IndexedSymbols, SymbolIndex
 from bot.market.retry import RetryPolicy, retry
 from core.brackets import Brackets
 from core.models import (
@@ -62,7 +62,7 @@ def rewrite_api_urls(api: Any, base_url: str) -> Any:
     return api
 
 
-class CcxtSource:
+class CcxtSource(IndexedSymbols):
     """A :class:`~bot.market.port.MarketSource` backed by one ccxt exchange."""
 
     def __init__(
@@ -132,17 +132,6 @@ class CcxtSource:
             if m.get("swap") and m.get("linear") and m.get("active") is not False
         ]
         self._index = SymbolIndex(perps)
-
-    def symbols(self) -> list[str]:
-        return list(self._require_index().symbols)
-
-    def resolve(self, query: str) -> str:
-        return self._require_index().resolve(query)
-
-    def _require_index(self) -> SymbolIndex:
-        if self._index is None:
-            raise RuntimeError(f"{self.name}: call load() before using symbols")
-        return self._index
 
     async def fetch_series(
         self, symbol: str, timeframe: str, since: int, until: int | None = None

@@ -22,7 +22,7 @@ from bot.market.errors import UnknownSymbol
 from core.brackets import Brackets
 from core.models import LiquidationPrints, MarketSeries, OrderBook
 
-__all__ = ["MarketSource", "SymbolIndex", "resolve_symbol"]
+__all__ = ["IndexedSymbols", "MarketSource", "SymbolIndex", "resolve_symbol"]
 
 _SETTLE_PREFERENCE = ("USDT", "USDC")
 _SEPARATORS = re.compile(r"[\s/:_\-]+")
@@ -122,3 +122,24 @@ def _compact(text: str) -> str:
 def resolve_symbol(query: str, symbols: Iterable[str]) -> str:
     """One-shot :meth:`SymbolIndex.resolve` (sources keep an index instead)."""
     return SymbolIndex(symbols).resolve(query)
+
+
+class IndexedSymbols:
+    """``symbols()`` and ``resolve()`` of a source whose market list arrives with ``load()``.
+
+    The source sets ``self._index`` in ``load()``; before that, both raise a clear error.
+    """
+
+    name: str
+    _index: SymbolIndex | None = None
+
+    def symbols(self) -> list[str]:
+        return list(self._require_index().symbols)
+
+    def resolve(self, query: str) -> str:
+        return self._require_index().resolve(query)
+
+    def _require_index(self) -> SymbolIndex:
+        if self._index is None:
+            raise RuntimeError(f"{self.name}: call load() before using symbols")
+        return self._index

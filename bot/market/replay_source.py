@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.market.errors import BadExchangeResponse, NotSupported
 from bot.market.history import fill_funding
-from bot.market.port import SymbolIndex
+from bot.market.port import IndexedSymbols, SymbolIndex
 from core.brackets import Brackets
 from core.models import LiquidationPrints, MarketSeries, ModelError, OrderBook
 
@@ -52,7 +52,7 @@ def replay_file_symbol(name: str) -> str | None:
     return f"{m[1]}/{m[2]}:{m[2]}" if m else None
 
 
-class ReplaySource:
+class ReplaySource(IndexedSymbols):
     """A :class:`~bot.market.port.MarketSource` over a folder of recordings."""
 
     name = "replay"
@@ -83,17 +83,6 @@ class ReplaySource:
             elif path.name == "leverage-tiers-ccxt.json":
                 self._tiers = path
         self._index = SymbolIndex({s for s, _ in self._candles} | set(self._depth))
-
-    def symbols(self) -> list[str]:
-        return list(self._require_index().symbols)
-
-    def resolve(self, query: str) -> str:
-        return self._require_index().resolve(query)
-
-    def _require_index(self) -> SymbolIndex:
-        if self._index is None:
-            raise RuntimeError("replay: call load() before using symbols")
-        return self._index
 
     async def fetch_series(
         self, symbol: str, timeframe: str, since: int, until: int | None = None
