@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.threads import Thread
+    pass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -167,41 +167,13 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=Path(args.out), scenario=args.scenario, seed=args.seed)
 
 
-async def _sim_thread(args: argparse.Namespace) -> Thread:
-    """The thread of ``args.symbol`` on the synthetic market, through the same service path
-    (source → store → analysis) a scheduled thread takes; offline."""
-    from bot.commands.parsing import parse_range
-    from bot.market.sim_source import SimSource
-    from bot.service import MarketService
-    from bot.store import Store
-    from bot.threads import DAY_MS, compose_thread, summarize_prints
-    from core.models import timeframe_ms
-
-    timeframe = "5m"
-    range_ = parse_range(args.range)
-    source = SimSource(scenario=args.scenario, candles=args.candles)
-    try:
-        symbol = source.resolve(args.symbol)
-        series = (await source.snapshot(symbol, timeframe)).series
-        end = int(series.timestamps[-1]) + timeframe_ms(timeframe)  # the sim's "now"
-        with Store(":memory:") as store:
-            service = MarketService(
-                {source.name: source}, store, timeframe=timeframe, clock=lambda: end
-            )
-            view = await service.view(symbol, range_, source.name)
-        prints = await source.fetch_prints(symbol, end - DAY_MS)
-        summary = summarize_prints(prints, end - DAY_MS, end)
-        return compose_thread(view.analysis, prints_summary=summary)
-    finally:
-        await source.close()
-
-
 def _thread(args: argparse.Namespace) -> int:
     import asyncio
 
+    from bot.demo import sim_thread
     from bot.threads import format_for_x, render_thread
 
-    thread = asyncio.run(_sim_thread(args))
+    thread = asyncio.run(sim_thread(args.symbol, args.range, args.scenario, args.candles))
     if args.format == "x":
         posts = format_for_x(thread)
     else:

@@ -17,6 +17,7 @@ from typing import TextIO
 import numpy as np
 
 from bot.alerts import RULE_NAMES
+from bot.commands.parsing import parse_range
 from bot.commands.reply import Platform, Reply
 from bot.commands.text import render_reply
 from bot.market.refresh import refresh_series
@@ -25,7 +26,14 @@ from bot.scheduler import Scheduler
 from bot.service import MarketService
 from bot.store import Store
 from bot.subscriptions import Subscriptions
-from bot.threads import DAY_MS, compose_thread, format_for_x, render_thread, summarize_prints
+from bot.threads import (
+    DAY_MS,
+    Thread,
+    compose_thread,
+    format_for_x,
+    render_thread,
+    summarize_prints,
+)
 from core.analysis import AnalysisParams, analyze
 from core.charts import (
     human_price,
@@ -37,11 +45,11 @@ from core.charts import (
     render_map,
 )
 from core.imbalance import compute_imbalance
-from core.models import Side, Snapshot
+from core.models import Side, Snapshot, timeframe_ms
 from core.results import Analysis, CascadeResult
 from core.sim import simulate
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "run_demo", "sim_thread"]
 
 TIMEFRAME = "5m"
 CANDLES = 2016  # one week of 5m candles
@@ -210,6 +218,28 @@ async def _one_scheduler_cycle(
         encoding="utf-8",
     )
     return path, len(outlet.sent)
+
+
+async def sim_thread(symbol: str, range_label: str, scenario: str, candles: int) -> Thread:
+    """The thread of ``symbol`` on the synthetic market (``liqwatch thread``), through the
+    same service path — source → store → analysis — a scheduled thread takes; offline."""
+    range_ = parse_range(range_label)
+    source = SimSource(scenario=scenario, candles=candles)
+    try:
+        symbol = source.resolve(symbol)
+        series = (await source.snapshot(symbol, TIMEFRAME)).series
+        end = int(series.timestamps[-1]) + timeframe_ms(TIMEFRAME)  # the sim's "now"
+        with Store(":memory:") as store:
+            service = MarketService(
+                {source.name: source}, store, timeframe=TIMEFRAME, clock=lambda: end
+            )
+            view = await service.view(symbol, range_, source.name)
+        prints = await source.fetch_prints(symbol, end - DAY_MS)
+        return compose_thread(
+            view.analysis, prints_summary=summarize_prints(prints, end - DAY_MS, end)
+        )
+    finally:
+        await source.close()
 
 
 def _p(out: TextIO, line: str = "") -> None:
