@@ -8,12 +8,14 @@ import difflib
 import hmac
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     PlainValidator,
@@ -24,13 +26,16 @@ from pydantic_core import ErrorDetails, core_schema
 from core.models import TIMEFRAME_MS
 
 __all__ = [
+    "EXCHANGE_IDS",
     "AsTuple",
     "DurationRange",
+    "ExchangeId",
     "FieldProblems",
     "Fraction",
     "HttpUrl",
     "Loc",
     "Secret",
+    "Section",
     "Symbol",
     "TimeOfDay",
     "Timeframe",
@@ -43,6 +48,15 @@ __all__ = [
     "parse_time_of_day",
     "show",
 ]
+
+ExchangeId = Literal["binanceusdm", "bybit", "okx"]
+EXCHANGE_IDS: Final[tuple[str, ...]] = get_args(ExchangeId)
+
+
+class Section(BaseModel):
+    """A settings table: frozen, unknown keys are errors, no silent type coercion."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class Secret:

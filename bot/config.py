@@ -30,14 +30,13 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
@@ -46,16 +45,18 @@ from pydantic import (
 )
 
 from bot._config_fields import (
+    EXCHANGE_IDS,
     AsTuple,
     DurationRange,
+    ExchangeId,
     FieldProblems,
     Fraction,
     HttpUrl,
     Loc,
     Secret,
+    Section,
     Symbol,
     Timeframe,
-    TimeOfDay,
     Unique,
     WsUrl,
     describe_errors,
@@ -63,6 +64,7 @@ from bot._config_fields import (
     format_duration,
     parse_duration,
 )
+from bot._config_threads import ThreadChannelSettings
 
 __all__ = [
     "ENV_SECRETS",
@@ -86,9 +88,6 @@ __all__ = [
     "load_settings",
     "parse_duration",
 ]
-
-ExchangeId = Literal["binanceusdm", "bybit", "okx"]
-EXCHANGE_IDS: Final[tuple[str, ...]] = get_args(ExchangeId)
 
 #: Environment variable → (section, key) of the secret it provides.
 ENV_SECRETS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
@@ -125,11 +124,7 @@ def _mapping_as_dict(value: Mapping[str, Any], handler: SerializerFunctionWrapHa
     return handler(dict(value))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-class RefreshSettings(_Section):
+class RefreshSettings(Section):
     """How often the scheduler re-fetches each kind of market data ([market.refresh])."""
 
     candles_every: Annotated[int, DurationRange(_S)] = _M
@@ -139,7 +134,7 @@ class RefreshSettings(_Section):
     jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1
 
 
-class MarketSettings(_Section):
+class MarketSettings(Section):
     """Which markets to watch and where their data comes from ([market])."""
 
     source: Literal["sim", "ccxt", "replay"] = "sim"
@@ -166,7 +161,7 @@ class MarketSettings(_Section):
         return self
 
 
-class ExchangeSettings(_Section):
+class ExchangeSettings(Section):
     """Connection options of one exchange ([exchanges.<id>])."""
 
     #: overrides the exchange's REST base URL (a proxy, or a server of recorded data)
@@ -175,7 +170,7 @@ class ExchangeSettings(_Section):
     rate_limit: bool = True
 
 
-class ModelSettings(_Section):
+class ModelSettings(Section):
     """Parameters of the liquidation-level model ([model])."""
 
     leverage_tiers: Annotated[tuple[Leverage, ...], AsTuple, Unique] = (
@@ -202,13 +197,13 @@ class ModelSettings(_Section):
         return self
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     """Where the SQLite cache and bot state live ([storage])."""
 
     path: Annotated[Path, Field(strict=False)] = Path("liqwatch.sqlite3")
 
 
-class TelegramSettings(_Section):
+class TelegramSettings(Section):
     """Telegram bot ([telegram]); the token comes from LIQWATCH__TELEGRAM__TOKEN only."""
 
     enabled: bool = False
@@ -232,7 +227,7 @@ class TelegramSettings(_Section):
         return self
 
 
-class DiscordSettings(_Section):
+class DiscordSettings(Section):
     """Discord bot and/or webhook ([discord]); secrets come from the environment only."""
 
     enabled: bool = False
@@ -266,7 +261,7 @@ class DiscordSettings(_Section):
         return self
 
 
-class AlertSettings(_Section):
+class AlertSettings(Section):
     """Default thresholds of the alert rules ([alerts])."""
 
     imbalance_ratio: Annotated[float, Field(gt=1)] = 5.0
@@ -282,50 +277,7 @@ class AlertSettings(_Section):
     cooldown: Annotated[int, DurationRange(0, 7 * _D)] = _H
 
 
-def _chat_id_text(value: object) -> object:
-    """Chat and channel ids may be written as TOML integers; they are held as text."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _distinct_times(times: tuple[int, ...]) -> tuple[int, ...]:
-    if not times:
-        raise ValueError("is empty, list at least one time of day")
-    twice = [t for i, t in enumerate(times) if t in times[:i]]
-    if twice:
-        hours, minutes = divmod(twice[0] // _M, 60)
-        raise ValueError(f"'{hours:02d}:{minutes:02d}' is listed twice, list each once")
-    return tuple(sorted(times))
-
-
-class ThreadChannelSettings(_Section):
-    """A channel that receives market-structure threads automatically ([[threads]])."""
-
-    platform: Literal["telegram", "discord"]
-    #: Telegram chat/channel id ("-100…"), or Discord channel id
-    chat_id: Annotated[str, BeforeValidator(_chat_id_text), Field(min_length=1)]
-    symbol: Symbol
-    #: the exchange whose analysis is told; None: the first configured exchange
-    exchange: ExchangeId | None = None
-    every: Annotated[int, DurationRange(15 * _M, 7 * _D)] | None = None
-    #: times of day (UTC), held as ms after midnight
-    at: Annotated[tuple[TimeOfDay, ...], AsTuple, AfterValidator(_distinct_times)] | None = None
-    only_on_change: bool = False
-    #: material change: the imbalance ratio moved by at least this fraction (relative) …
-    min_change: Annotated[float, Field(gt=0, le=10)] = 0.25
-    #: … or the top cluster / main danger zone moved by at least this fraction of price
-    min_level_move: Fraction = 0.01
-
-    @model_validator(mode="after")
-    def _one_schedule(self) -> ThreadChannelSettings:
-        if (self.every is None) == (self.at is None):
-            given = "both every and at" if self.every is not None else "neither every nor at"
-            raise FieldProblems.one(
-                "every", f'{given} set, give exactly one: every = "6h" or at = ["08:00"]'
-            )
-        return self
-
-
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     """Logging ([logging]); the TOML key ``json`` is ``json_lines`` here."""
 
     level: Annotated[
@@ -334,7 +286,7 @@ class LoggingSettings(_Section):
     json_lines: bool = Field(default=False, alias="json")
 
 
-class Settings(_Section):
+class Settings(Section):
     """All settings of one liqwatch process; build it with :func:`load_settings`."""
 
     market: MarketSettings = Field(default_factory=MarketSettings)

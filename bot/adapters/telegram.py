@@ -4,8 +4,8 @@ Thin by design — start, stop, send, bind commands. Every command message and e
 press becomes a command line run by the command layer with a :class:`CallContext`; the
 :class:`Reply` it returns is rendered to Telegram HTML by ``render_text`` and sent as a
 photo with a caption (≤ 1024) or as messages (≤ 4096), split on line boundaries, with the
-reply's buttons as an inline keyboard. Pressing a button re-runs its command line and edits
-the message in place.
+reply's buttons as an inline keyboard (the Bot API calls: :mod:`bot.adapters.telegram_send`).
+Pressing a button re-runs its command line and edits the message in place.
 
 Command replies never crash the bot on a platform error: ``RetryAfter`` is waited out by
 PTB's ``AIORateLimiter``; ``Forbidden`` (blocked, kicked) is reported to ``on_chat_gone``;
@@ -13,11 +13,12 @@ PTB's ``AIORateLimiter``; ``Forbidden`` (blocked, kicked) is reported to ``on_ch
 the new chat; anything else is logged with its traceback.
 
 As an :class:`~bot.outlets.Outlet` (pushed alerts and threads) the adapter *raises* instead,
-translated by :func:`delivery_error`, so the scheduler decides: ``Forbidden`` →
-:class:`ChatGone`, ``ChatMigrated`` → :class:`ChatMoved`, ``BadRequest`` →
-:class:`PermanentDeliveryError`, ``TimedOut``/``NetworkError`` and a ``RetryAfter`` that
-outlived the rate limiter's retries → :class:`TemporaryDeliveryError`. A thread is its first
-post (chart and caption) followed by the other posts as replies to it, in order.
+translated by :func:`~bot.adapters.telegram_errors.delivery_error` (re-exported here), so
+the scheduler decides: ``Forbidden`` → :class:`ChatGone`, ``ChatMigrated`` →
+:class:`ChatMoved`, ``BadRequest`` → :class:`PermanentDeliveryError`,
+``TimedOut``/``NetworkError`` and a ``RetryAfter`` that outlived the rate limiter's retries →
+:class:`TemporaryDeliveryError`. A thread is its first post (chart and caption) followed by
+the other posts as replies to it, in order.
 
 The bot token is never logged here (``repr(bot)`` contains it: never log the bot or the
 application object).
@@ -36,23 +37,13 @@ from typing import Any, Protocol
 from telegram import (
     BotCommand,
     Chat,
-    InputFile,
-    InputMediaPhoto,
-    LinkPreviewOptions,
     Message,
     ReplyParameters,
     Update,
     User,
 )
-from telegram.constants import ChatMemberStatus, ParseMode
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.constants import ChatMemberStatus
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -64,15 +55,9 @@ from telegram.ext import (
 )
 
 from bot.adapters.telegram_buttons import CallbackData, keyboard
-from bot.adapters.telegram_text import CAPTION_LIMIT, TEXT_LIMIT, split_html
+from bot.adapters.telegram_errors import delivery_error
+from bot.adapters.telegram_send import edit_in_place, send_new
 from bot.commands.reply import CallContext, Platform, Reply
-from bot.outlets import (
-    ChatGone,
-    ChatMoved,
-    DeliveryError,
-    PermanentDeliveryError,
-    TemporaryDeliveryError,
-)
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -86,9 +71,7 @@ log = logging.getLogger(__name__)
 
 #: the public Bot API; PTB appends the token (``…/bot<token>/<method>``)
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
-_MEDIA_GROUP_MAX = 10
 _MENU_NAME = re.compile(r"[a-z0-9_]{1,32}")  # what setMyCommands accepts
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _EXPIRED_BUTTON = "This button has expired — send the command again."
 
 
@@ -117,19 +100,6 @@ class CommandRunner(Protocol):
 RenderText = Callable[[Reply, Platform], str]
 OnChatGone = Callable[[str], Awaitable[None] | None]
 OnChatMoved = Callable[[str, str], Awaitable[None] | None]
-
-
-def delivery_error(chat_id: str, exc: TelegramError) -> DeliveryError:
-    """The outlet error for a Bot API error met while pushing to ``chat_id``."""
-    if isinstance(exc, ChatMigrated):
-        return ChatMoved(chat_id, str(exc.new_chat_id))
-    if isinstance(exc, Forbidden):
-        return ChatGone(chat_id, exc.message)
-    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest is a subclass
-        return PermanentDeliveryError(chat_id, exc.message)
-    if isinstance(exc, NetworkError | RetryAfter):  # TimedOut is a NetworkError
-        return TemporaryDeliveryError(chat_id, exc.message)
-    return PermanentDeliveryError(chat_id, exc.message)  # InvalidToken, Conflict, …
 
 
 def _command_name(line: str) -> tuple[str, str | None]:
@@ -373,117 +343,14 @@ class TelegramAdapter:
         quiet: bool = False,
     ) -> list[Message]:
         """Send ``reply`` as new messages (a reply to ``reply_to`` if given); the messages."""
-        bot = self._app.bot
         text = self._render(reply, "telegram")
         markup = keyboard(reply.buttons, self._callbacks)
-        quiet = quiet or reply.silent
-        sent: list[Message] = []
-        if not reply.images:
-            chunks = split_html(text, TEXT_LIMIT)
-            for i, chunk in enumerate(chunks):
-                last = i == len(chunks) - 1
-                sent.append(
-                    await bot.send_message(
-                        chat_id,
-                        chunk,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup if last else None,
-                        link_preview_options=_NO_PREVIEW,
-                        disable_notification=quiet,
-                        reply_parameters=reply_to,
-                    )
-                )
-            return sent
-        chunks = split_html(text, TEXT_LIMIT, first_limit=CAPTION_LIMIT)
-        caption, rest = (chunks[0], chunks[1:]) if chunks else (None, [])
-        first, *others = reply.images
-        if others and markup is None:
-            # an album; the caption goes on its first photo
-            for start in range(0, len(reply.images), _MEDIA_GROUP_MAX):
-                album = [
-                    InputMediaPhoto(
-                        image.data,
-                        filename=image.filename,
-                        caption=caption if start + j == 0 else None,
-                        parse_mode=ParseMode.HTML,
-                    )
-                    for j, image in enumerate(reply.images[start : start + _MEDIA_GROUP_MAX])
-                ]
-                sent.extend(
-                    await bot.send_media_group(
-                        chat_id, album, disable_notification=quiet, reply_parameters=reply_to
-                    )
-                )
-        else:
-            # the keyboard belongs to the primary chart, which a button press edits in place
-            sent.append(
-                await bot.send_photo(
-                    chat_id,
-                    InputFile(first.data, filename=first.filename),
-                    caption=caption,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    disable_notification=quiet,
-                    reply_parameters=reply_to,
-                )
-            )
-            for image in others:
-                sent.append(
-                    await bot.send_photo(
-                        chat_id,
-                        InputFile(image.data, filename=image.filename),
-                        disable_notification=quiet,
-                        reply_parameters=reply_to,
-                    )
-                )
-        for chunk in rest:
-            sent.append(
-                await bot.send_message(
-                    chat_id,
-                    chunk,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=_NO_PREVIEW,
-                    disable_notification=quiet,
-                    reply_parameters=reply_to,
-                )
-            )
-        return sent
+        return await send_new(
+            self._app.bot, chat_id, reply, text, markup, reply_to=reply_to, quiet=quiet
+        )
 
     async def _edit(self, message: Message, reply: Reply) -> None:
         """Replace the pressed message's chart/text and keyboard with ``reply``."""
-        chat_id = str(message.chat.id)
-        bot = self._app.bot
         text = self._render(reply, "telegram")
         markup = keyboard(reply.buttons, self._callbacks)
-        as_caption = bool(reply.images or message.photo)
-        chunks = split_html(text, TEXT_LIMIT, first_limit=CAPTION_LIMIT if as_caption else None)
-        head, rest = (chunks[0], chunks[1:]) if chunks else (None, [])
-        if reply.images:
-            image = reply.images[0]
-            media = InputMediaPhoto(
-                image.data, filename=image.filename, caption=head, parse_mode=ParseMode.HTML
-            )
-            await bot.edit_message_media(
-                media, chat_id=chat_id, message_id=message.message_id, reply_markup=markup
-            )
-        elif message.photo:
-            await bot.edit_message_caption(
-                chat_id=chat_id,
-                message_id=message.message_id,
-                caption=head,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
-        elif head is not None:
-            await bot.edit_message_text(
-                head,
-                chat_id=chat_id,
-                message_id=message.message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                link_preview_options=_NO_PREVIEW,
-            )
-        for chunk in rest:
-            await bot.send_message(
-                chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW
-            )
+        await edit_in_place(self._app.bot, message, reply, text, markup)

@@ -258,10 +258,11 @@ def _build(a: Analysis, direction: int, style: str, size: tuple[int, int]) -> Pa
             Patch(
                 facecolor=side_color,
                 alpha=0.3,
-                label=f"estimated {'short' if direction == 1 else 'long'} liquidations per price bin",
+                label=f"estimated {'short' if direction == 1 else 'long'} liquidations "
+                "per price bin (shape, own scale)",
             )
         ],
-        loc="lower right" if direction == 1 else "lower left",
+        loc="center left" if direction == 1 else "center right",
         fontsize=fonts.tick,
         facecolor=pal.label_bg,
         edgecolor=pal.grid,

@@ -5,7 +5,9 @@ Point PTB at it with ``ApplicationBuilder().base_url(fake.api_base_url)``. It se
 (form-urlencoded with nested objects as JSON strings, or multipart with the files), answers
 in the Bot API's shapes (``{"ok": true, "result": Message}``), checks what Telegram checks
 (HTML that parses, text ≤ 4096 and caption ≤ 1024 visible characters in UTF-16 units,
-callback data ≤ 64 bytes), records every call, and injects faults per method.
+callback data ≤ 64 bytes), records every call, and injects faults per method. The wire shapes
+and checks live in :mod:`tests.fakes.fake_telegram_wire` (re-exported: ``Fault``, ``ApiCall``,
+``visible_html``).
 
 Tests drive it with :meth:`FakeTelegram.inject_command` / :meth:`inject_callback` (delivered
 to the next ``getUpdates`` long-poll at once) and :meth:`wait_for` ("the next N sendPhoto").
@@ -14,125 +16,28 @@ to the next ``getUpdates`` long-poll at once) and :meth:`wait_for` ("the next N 
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import json
-import struct
 import time
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from types import TracebackType
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-__all__ = ["ApiCall", "FakeTelegram", "Fault", "visible_html"]
-
-_ALLOWED_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a"}
-    | {"code", "pre", "blockquote", "tg-emoji"}
+from tests.fakes.fake_telegram_wire import (
+    ApiCall,
+    ApiError,
+    Fault,
+    chat_json,
+    check_keyboard,
+    check_text,
+    photo_sizes,
+    user_json,
+    utf16,
+    visible_html,
 )
 
-
-class _ApiError(Exception):
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
-
-
-@dataclass(frozen=True)
-class Fault:
-    """An error answer the fake gives instead of performing a method."""
-
-    status: int
-    description: str
-    parameters: dict[str, Any] | None = None
-
-    @classmethod
-    def retry_after(cls, seconds: int) -> Fault:
-        return cls(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
-
-    @classmethod
-    def forbidden(cls) -> Fault:
-        return cls(403, "Forbidden: bot was blocked by the user")
-
-    @classmethod
-    def migrated(cls, new_chat_id: int) -> Fault:
-        return cls(
-            400,
-            "Bad Request: group chat was upgraded to a supergroup chat",
-            {"migrate_to_chat_id": new_chat_id},
-        )
-
-    @classmethod
-    def bad_request(cls, description: str = "Bad Request: chat not found") -> Fault:
-        return cls(400, description)
-
-
-@dataclass
-class ApiCall:
-    """One request as received: form fields, uploaded files, and what was answered."""
-
-    method: str
-    params: dict[str, str]
-    files: dict[str, bytes]
-    status: int = 200
-    result: Any = None
-    at: float = field(default_factory=time.perf_counter)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-    def json(self, name: str) -> Any:
-        """A nested-object parameter (``reply_markup``, ``media``) decoded."""
-        return json.loads(self.params[name])
-
-
-class _TelegramHtml(HTMLParser):
-    """Telegram's HTML parse mode: known tags, properly nested; collects the visible text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.text: list[str] = []
-        self.problem: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _ALLOWED_TAGS:
-            self.problem = self.problem or f'unsupported start tag "{tag}"'
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.problem = self.problem or f'unexpected end tag "{tag}"'
-        else:
-            self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def visible_html(text: str) -> str:
-    """The text Telegram would display for ``text`` in HTML mode, or a 400 like Telegram's."""
-    parser = _TelegramHtml()
-    parser.feed(text)
-    parser.close()
-    if parser.problem or parser.stack:
-        problem = parser.problem or f'unclosed tag "{parser.stack[-1]}"'
-        raise _ApiError(400, f"Bad Request: can't parse entities: {problem}")
-    return html.unescape("".join(parser.text))
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _png_size(data: bytes) -> tuple[int, int]:
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    return 0, 0
+__all__ = ["ApiCall", "FakeTelegram", "Fault", "visible_html"]
 
 
 class FakeTelegram:
@@ -243,12 +148,7 @@ class FakeTelegram:
         username: str = "alice",
     ) -> dict[str, Any]:
         """Queue a user's message (a ``bot_command`` entity on its first word); returns it."""
-        user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": username.title(),
-            "username": username,
-        }
+        user = user_json(user_id, username)
         chat = self._chat(chat_id, chat_type, username)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
@@ -259,7 +159,7 @@ class FakeTelegram:
         }
         if text.startswith("/"):
             head = text.split(maxsplit=1)[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16(head)}]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16(head)}]
         self._queue({"message": message})
         return message
 
@@ -267,12 +167,7 @@ class FakeTelegram:
         self, message: dict[str, Any], data: str, *, user_id: int = 5001, username: str = "alice"
     ) -> str:
         """Queue a press of a button with ``data`` under the bot's ``message``; returns its id."""
-        user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": username.title(),
-            "username": username,
-        }
+        user = user_json(user_id, username)
         query_id = f"cb{next(self._update_ids)}"
         self._queue(
             {
@@ -295,12 +190,7 @@ class FakeTelegram:
         self, chat_id: int, chat_type: str = "private", name: str = "alice"
     ) -> dict[str, Any]:
         if chat_id not in self._chats:
-            chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
-            if chat_type == "private":
-                chat["first_name"] = name.title()
-            else:
-                chat["title"] = f"group {chat_id}"
-            self._chats[chat_id] = chat
+            self._chats[chat_id] = chat_json(chat_id, chat_type, name)
         return self._chats[chat_id]
 
     def _queue(self, update: dict[str, Any]) -> None:
@@ -334,18 +224,18 @@ class FakeTelegram:
             params = {k: str(v) for k, v in (await request.post()).items()}
         call = ApiCall(method, params, files)
         if request.match_info["token"] != self.token:
-            return await self._error(call, _ApiError(401, "Unauthorized"))
+            return await self._error(call, ApiError(401, "Unauthorized"))
         fault = self._take_fault(method, params)
         if fault is not None:
             return await self._error(
-                call, _ApiError(fault.status, fault.description, fault.parameters)
+                call, ApiError(fault.status, fault.description, fault.parameters)
             )
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
-            return await self._error(call, _ApiError(404, "Not Found"))
+            return await self._error(call, ApiError(404, "Not Found"))
         try:
             call.result = await handler(call)
-        except _ApiError as err:
+        except ApiError as err:
             return await self._error(call, err)
         await self._record(call)
         return web.json_response({"ok": True, "result": call.result})
@@ -358,7 +248,7 @@ class FakeTelegram:
                 return fault
         return None
 
-    async def _error(self, call: ApiCall, err: _ApiError) -> web.Response:
+    async def _error(self, call: ApiCall, err: ApiError) -> web.Response:
         call.status = err.code
         body: dict[str, Any] = {"ok": False, "error_code": err.code, "description": err.description}
         if err.parameters:
@@ -398,7 +288,7 @@ class FakeTelegram:
 
     async def _api_sendmessage(self, call: ApiCall) -> Any:
         text = call.params["text"]
-        self._check_text(text, call.params.get("parse_mode"), 4096, "message is too long")
+        check_text(text, call.params.get("parse_mode"), 4096, "message is too long")
         return self._new_message(call, text=text)
 
     async def _api_sendphoto(self, call: ApiCall) -> Any:
@@ -409,7 +299,7 @@ class FakeTelegram:
     async def _api_sendmediagroup(self, call: ApiCall) -> Any:
         media = call.json("media")
         if not 2 <= len(media) <= 10:
-            raise _ApiError(400, "Bad Request: media group must include 2-10 items")
+            raise ApiError(400, "Bad Request: media group must include 2-10 items")
         return [
             self._new_message(call, photo=self._photo(call, item["media"]), **self._caption(item))
             for item in media
@@ -424,7 +314,7 @@ class FakeTelegram:
 
     async def _api_editmessagetext(self, call: ApiCall) -> Any:
         text = call.params["text"]
-        self._check_text(text, call.params.get("parse_mode"), 4096, "message is too long")
+        check_text(text, call.params.get("parse_mode"), 4096, "message is too long")
         return self._edit(call, text=text)
 
     async def _api_answercallbackquery(self, call: ApiCall) -> Any:
@@ -458,47 +348,27 @@ class FakeTelegram:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_text(text: str, parse_mode: str | None, limit: int, too_long: str) -> None:
-        visible = visible_html(text) if parse_mode == "HTML" else text
-        if not visible.strip():
-            raise _ApiError(400, "Bad Request: message text is empty")
-        if _utf16(visible) > limit:
-            raise _ApiError(400, f"Bad Request: {too_long}")
-
     def _caption(self, source: dict[str, Any]) -> dict[str, Any]:
         caption = source.get("caption")
         if not caption:
             return {}
-        self._check_text(caption, source.get("parse_mode"), 1024, "message caption is too long")
+        check_text(caption, source.get("parse_mode"), 1024, "message caption is too long")
         return {"caption": caption}
 
     def _photo(self, call: ApiCall, ref: str) -> list[dict[str, Any]]:
         name = ref.removeprefix("attach://")
         data = call.files.get(name)
         if data is None:
-            raise _ApiError(400, "Bad Request: there is no photo in the request")
+            raise ApiError(400, "Bad Request: there is no photo in the request")
         file_id = f"photo{next(self._file_ids)}"
         self.files[file_id] = data
-        width, height = _png_size(data)
-        return [
-            {
-                "file_id": file_id,
-                "file_unique_id": f"u{file_id}",
-                "width": width,
-                "height": height,
-                "file_size": len(data),
-            }
-        ]
+        return photo_sizes(file_id, data)
 
     def _markup(self, call: ApiCall) -> dict[str, Any]:
         if "reply_markup" not in call.params:
             return {}
         markup = call.json("reply_markup")
-        for row in markup.get("inline_keyboard", []):
-            for button in row:
-                if len(button.get("callback_data", "").encode()) > 64:
-                    raise _ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        check_keyboard(markup)
         return {"reply_markup": markup}
 
     def _new_message(self, call: ApiCall, **content: Any) -> dict[str, Any]:
@@ -518,13 +388,13 @@ class FakeTelegram:
         key = (int(call.params["chat_id"]), int(call.params["message_id"]))
         old = self._messages.get(key)
         if old is None:
-            raise _ApiError(400, "Bad Request: message to edit not found")
+            raise ApiError(400, "Bad Request: message to edit not found")
         new = {k: v for k, v in old.items() if k not in ("text", "caption", "reply_markup")}
         new.update(content, **self._markup(call), edit_date=int(time.time()))
         if "photo" not in content and "photo" in old:
             new["photo"] = old["photo"]
         if all(new.get(k) == old.get(k) for k in ("text", "caption", "reply_markup", "photo")):
-            raise _ApiError(
+            raise ApiError(
                 400,
                 "Bad Request: message is not modified: specified new message content and "
                 "reply markup are exactly the same as a current content and reply markup",
