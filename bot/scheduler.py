@@ -12,8 +12,9 @@ random factor in [1 − jitter, 1 + jitter] so that markets do not all hit an ex
 * **Alerts.** Per subscribed chat and rule: :func:`bot.alerts.evaluate` on the persisted rule
   state; a transition is claimed (:meth:`~bot.subscriptions.Subscriptions.claim`) and pushed
   to the outlet of the chat's platform. Delivery errors: ``ChatGone`` drops the chat,
-  ``ChatMoved`` moves it and re-sends, a temporary error is retried next cycle, a permanent
-  one is logged and marked failed. See :mod:`bot.subscriptions` for the at-most-once rule.
+  ``ChatMoved`` moves it and re-sends, a temporary error is retried next cycle (the chat's
+  later alerts wait with it, so a chat's alerts arrive in firing order), a permanent one is
+  logged and marked failed. See :mod:`bot.subscriptions` for the at-most-once rule.
 * **Hooks.** ``on_cycle`` callbacks (the thread composer) get every market updated in a cycle.
 
 Clock (Unix ms) and sleep are injected, so a test runs hundreds of cycles instantly.
@@ -47,6 +48,9 @@ from core.charts.format import human_duration
 __all__ = ["CycleCallback", "JobStats", "MarketUpdate", "Scheduler", "alert_reply"]
 
 log = logging.getLogger(__name__)
+
+#: the order rules are evaluated (and their alerts fired) in within one market's cycle
+_RULE_ORDER = {name: i for i, name in enumerate(RULES)}
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,8 @@ class Scheduler:
         self.jobs: dict[tuple[str, str], JobStats] = {}
         self.counters = _Counters()
         self._recovered = False
+        #: (platform, chat) refused a send temporarily this cycle: its later alerts wait too
+        self._held: set[tuple[str, str]] = set()
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -171,8 +177,12 @@ class Scheduler:
     async def run_once(self) -> list[MarketUpdate]:
         """One cycle: retry refused alerts, run every due job, call the ``on_cycle`` hooks."""
         self.counters.cycles += 1
+        self._held.clear()
         await self._sync_jobs()
-        for pending in await asyncio.to_thread(self.subs.take_retries, now=self.clock()):
+        retries = await asyncio.to_thread(self.subs.take_retries, now=self.clock())
+        # in firing order (alerts claimed in one cycle share created_at), so a chat's stay in order
+        retries.sort(key=lambda p: (p.event.transition, _RULE_ORDER.get(p.event.rule, 0)))
+        for pending in retries:
             self.counters.retried += 1
             await self._deliver(pending.platform, pending.chat_id, pending.key, pending.event)
         now = self.clock()
@@ -195,7 +205,21 @@ class Scheduler:
         symbols = set(self.watch) | set(await asyncio.to_thread(self.subs.symbols))
         for symbol in sorted(symbols):
             for exchange in self.service.exchanges:
-                self.jobs.setdefault((exchange, symbol), JobStats(exchange, symbol, self.clock()))
+                unified = self._unified(exchange, symbol)
+                # "BTC" (watch list) and "BTC/USDT:USDT" (a subscription) are one market: one job
+                early = self.jobs.pop((exchange, symbol), None) if unified != symbol else None
+                job = self.jobs.setdefault(
+                    (exchange, unified), early or JobStats(exchange, unified, self.clock())
+                )
+                job.symbol = unified
+
+    def _unified(self, exchange: str, symbol: str) -> str:
+        """The exchange's unified symbol (``"BTC"`` → ``"BTC/USDT:USDT"``), under which its
+        candles and fetch record (``/status``) are stored; as given until markets are loaded."""
+        try:
+            return self.service.sources[exchange].resolve(symbol)
+        except (MarketError, RuntimeError):
+            return symbol
 
     def _interval(self) -> int:
         factor = self.rng.uniform(1 - self.jitter, 1 + self.jitter) if self.jitter else 1.0
@@ -242,13 +266,14 @@ class Scheduler:
                 job.consecutive_failures,
                 exc,
             )
+            symbol = self._unified(job.exchange, job.symbol)
             await asyncio.to_thread(
-                store.record_fetch, job.exchange, job.symbol, tf, start, job.last_error
+                store.record_fetch, job.exchange, symbol, tf, start, job.last_error
             )
             return None
         job.consecutive_failures = 0
         job.last_error = None
-        await asyncio.to_thread(store.record_fetch, job.exchange, job.symbol, tf, start, None)
+        await asyncio.to_thread(store.record_fetch, job.exchange, view.symbol, tf, start, None)
         inputs = await self._inputs(job, view)
         await self._alerts(inputs, view)
         return MarketUpdate(job.exchange, job.symbol, view)
@@ -316,6 +341,9 @@ class Scheduler:
         if outlet is None:
             await self._mark(key, "failed", f"no {platform} outlet enabled")
             return
+        if (platform, chat_id) in self._held:  # behind a refused alert: keep the chat's order
+            await self._mark(key, "retry", "held behind an earlier alert to this chat")
+            return
         reply = alert_reply(event, silent=silent, png=await self._chart(event))
         target = chat_id
         for _ in range(2):  # the second round only after ChatMoved
@@ -335,6 +363,7 @@ class Scheduler:
                 return
             except TemporaryDeliveryError as exc:
                 log.warning("alert %s: temporary delivery error, retrying: %s", key, exc)
+                self._held.add((platform, target))
                 await self._mark(key, "retry", str(exc))
                 return
             except DeliveryError as exc:
