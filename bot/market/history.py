@@ -31,6 +31,8 @@ MINUTE_MS = 60_000
 #: One history row: its timestamp (ms) first, then the values.
 Row = Sequence[float]
 PageFetcher = Callable[[int, int, int], Awaitable[Sequence[Row]]]
+#: empty windows in a row that end a backward walk (the market did not exist yet)
+_BACKWARD_EMPTY_STOP = 2
 
 
 async def walk_pages(
@@ -45,9 +47,15 @@ async def walk_pages(
 
     ``fetch(start, end_inclusive, limit)`` returns rows for one window of at most
     ``page`` periods. Windows tile the range without overlap, walked oldest first
-    (``forward``) or newest first (``backward``); an empty window ends the walk (before
-    listing, or after the last row). Rows outside the window are dropped, so an exchange
-    that returns a neighbour's rows cannot duplicate them.
+    (``forward``) or newest first (``backward``). Rows outside the window are dropped, so
+    an exchange that returns a neighbour's rows cannot duplicate them.
+
+    Empty windows: walking forward, every window up to ``until`` is asked for — an empty
+    one is the time before the market was listed, or a gap (exchange downtime), and newer
+    rows may follow either way; the number of windows is bounded by the range. Walking
+    backward, two empty windows in a row end the walk: that is the time before listing
+    (a gap of two whole pages or more is then not filled — a backward walk cannot tell it
+    from the listing without asking all the way back).
     """
     if until <= since:
         return {}
@@ -57,6 +65,7 @@ async def walk_pages(
         starts = range(since, until, span)
     else:
         starts = range(until - span, since - span, -span)
+    empty_in_a_row = 0
     for raw_start in starts:
         start = max(raw_start, since)
         end = min(raw_start + span, until)
@@ -64,7 +73,11 @@ async def walk_pages(
         got = await fetch(start, end - 1, limit)
         kept = [row for row in got if start <= int(row[0]) < end]
         if not kept:
-            break
+            empty_in_a_row += 1
+            if walk == "backward" and empty_in_a_row >= _BACKWARD_EMPTY_STOP:
+                break
+            continue
+        empty_in_a_row = 0
         for row in kept:
             rows.setdefault(int(row[0]), row)
     return dict(sorted(rows.items()))

@@ -45,21 +45,20 @@ def test_every_row_in_range_exactly_once(
         walk_pages(exchange(times, newest_first, calls), lo * STEP, hi * STEP, STEP, page, walk)  # type: ignore[arg-type]
     )
     expected = [t for t in times if lo * STEP <= t < hi * STEP]
-    # an empty window ends the walk: everything up to the first fully empty window
+    # forward: every window is read, so every row comes back, holes or not;
+    # backward: two empty windows in a row end the walk (the market's listing)
     span = page * STEP
-    if walk == "forward":
-        cut = [t for t in expected]
-        starts = range(lo * STEP, hi * STEP, span)
-        for s in starts:
-            if not any(s <= t < s + span for t in times):
-                cut = [t for t in expected if t < s]
-                break
-    else:
-        cut = list(expected)
+    cut = list(expected)
+    if walk == "backward":
+        empty = 0
         for s in range(hi * STEP - span, lo * STEP - span, -span):
             if not any(max(s, lo * STEP) <= t < s + span for t in times):
-                cut = [t for t in expected if t >= s + span]
-                break
+                empty += 1
+                if empty == 2:
+                    cut = [t for t in expected if t >= s + 2 * span]
+                    break
+            else:
+                empty = 0
     assert list(got) == cut
     assert all(limit <= page for _, _, limit in calls)
 
@@ -81,3 +80,12 @@ def test_funding_fills_its_interval_and_nan_elsewhere() -> None:
     assert (out[12:20] == 0.2).all()  # the last rate lasts the median interval (8 h)
     assert np.isnan(out[20:]).all()
     assert np.isnan(fill_funding(candles, np.empty(0, np.int64), np.empty(0))).all()
+
+
+def test_forward_walk_reads_past_the_time_before_listing_and_gaps() -> None:
+    """A market listed late in the look-back, with a two-page outage: every row returns."""
+    times = [i * STEP for i in range(40, 60)] + [i * STEP for i in range(80, 100)]
+    calls: list[tuple[int, int, int]] = []
+    got = asyncio.run(walk_pages(exchange(times, False, calls), 0, 100 * STEP, STEP, 10, "forward"))  # type: ignore[arg-type]
+    assert list(got) == times
+    assert len(calls) == 10  # one request per window, empty ones included
