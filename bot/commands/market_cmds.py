@@ -138,22 +138,22 @@ class MarketCommands:
             CommandSpec(
                 "imbalance",
                 "Shorts above vs longs below price within a window, with the ratio",
-                (self._symbol(), window),
-                ("imbalance BTC 5%",),
+                (self._symbol(), window, self._range(), self._exchange()),
+                ("imbalance BTC 5%", "imbalance ETH 7d"),
                 handler=self.imbalance,
             ),
             CommandSpec(
                 "levels",
                 "Top liquidation clusters and danger zones, as text",
-                (self._symbol(),),
-                ("levels ETH",),
+                (self._symbol(), self._range(), self._exchange()),
+                ("levels ETH", "levels BTC 7d"),
                 handler=self.levels,
             ),
             CommandSpec(
                 "cascade",
                 "Simulate a squeeze: push price to a level and follow the forced liquidations",
-                (self._symbol(required=True), price),
-                ("cascade BTC 105k",),
+                (self._symbol(required=True), price, self._range(), self._exchange()),
+                ("cascade BTC 105k", "cascade ETH 2.8k 7d"),
                 handler=self.cascade,
             ),
         )
@@ -203,7 +203,7 @@ class MarketCommands:
         """Imbalance card PNG; text: totals, ratio and the distance bands."""
         window: float = call.args["window"]
         chart = await self.service.chart(
-            "card", call.args["symbol"], self.defaults.range, self.defaults.exchange, window=window
+            "card", call.args["symbol"], call.args["range"], call.args["exchange"], window=window
         )
         context = market_context(chart.view)
         context["bands"] = list(chart.view.analysis.imbalance.bands)
@@ -215,7 +215,7 @@ class MarketCommands:
     async def levels(self, call: Call) -> Reply:
         """Top clusters and danger zones as text, nearest first."""
         view = await self.service.view(
-            call.args["symbol"], self.defaults.range, self.defaults.exchange
+            call.args["symbol"], call.args["range"], call.args["exchange"]
         )
         a = view.analysis
         context = market_context(view)
@@ -227,7 +227,7 @@ class MarketCommands:
         """Cascade chart; text: forced notional, final price, rounds, R."""
         push: float = call.args["price"]
         view = await self.service.view(
-            call.args["symbol"], self.defaults.range, self.defaults.exchange
+            call.args["symbol"], call.args["range"], call.args["exchange"]
         )
         current = view.analysis.price
         check_price_bounds(
@@ -240,8 +240,8 @@ class MarketCommands:
         chart = await self.service.chart(
             "cascade",
             call.args["symbol"],
-            self.defaults.range,
-            self.defaults.exchange,
+            call.args["range"],
+            call.args["exchange"],
             push_price=push,
         )
         a = chart.view.analysis

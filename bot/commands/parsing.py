@@ -284,7 +284,13 @@ def parse_args(
             break
         elif unfilled:
             weak = [p for p in unfilled if _looks_like(p.kind, token)]
-            param = weak[0] if weak else unfilled[0]
+            required = [p for p in unfilled if p.required]
+            if required and not any(p.required for p in weak):
+                # a token nobody recognises is most likely the required value, mistyped:
+                # "/cascade BTC lots" → "Price 'lots' is not a number"
+                param = required[0]
+            else:
+                param = weak[0] if weak else unfilled[0]
             twice = [
                 p
                 for p in spec.params

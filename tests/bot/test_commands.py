@@ -75,7 +75,7 @@ async def test_start_names_the_bot_a_caveat_and_a_first_command() -> None:
         ("/heatmap BTC 7d bybit more", "Too many arguments"),
         ("/map $$$", "is not a symbol"),
         ("/imbalance BTC 90%", "out of bounds"),
-        ("/levels BTC ETH", "Too many arguments"),
+        ("/levels BTC 7d all extra", "Too many arguments"),
         ("/cascade", "Missing <symbol>"),
         ("/cascade BTC", "Missing <price>"),
         ("/cascade BTC lots", "Price 'lots' is not a number"),
