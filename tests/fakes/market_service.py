@@ -18,10 +18,8 @@ import numpy as np
 
 from bot.market.errors import ExchangeUnavailable, MarketError
 from bot.market.port import SymbolIndex
-from bot.service import ChartKind
+from bot.service import ChartKind, CoreEngine
 from core.brackets import Brackets
-from core.cascade import simulate_cascade
-from core.imbalance import compute_imbalance
 from core.models import LiquidationPrints, MarketSeries, OrderBook, Snapshot
 from core.results import Analysis
 from tests.core.chart_fixtures import btc_analysis
@@ -102,12 +100,14 @@ def _base_analysis() -> Analysis:
     return btc_analysis()
 
 
-class FakeEngine:
-    """Counts analyses and renders; ``fail_render`` makes ``render`` raise."""
+class FakeEngine(CoreEngine):
+    """The real engine's window and cascade re-runs, with a canned analysis and a counted,
+    slowed-down stand-in render; ``fail_render`` makes ``render`` raise."""
 
     def __init__(
         self, *, render_seconds: float = 0.02, fail_render: Exception | None = None
     ) -> None:
+        super().__init__()
         self.render_seconds = render_seconds
         self.fail_render = fail_render
         self.analyze_calls = 0
@@ -126,19 +126,6 @@ class FakeEngine:
             exchanges=tuple(s.exchange for s in snapshots),
             as_of=int(first.series.timestamps[-1]),
         )
-
-    def with_window(self, analysis: Analysis, window: float) -> Analysis:
-        return dataclasses.replace(
-            analysis, imbalance=compute_imbalance(analysis.map, window=window)
-        )
-
-    def with_cascade(
-        self, analysis: Analysis, push_price: float, book: OrderBook | None
-    ) -> Analysis:
-        result = simulate_cascade(analysis.map, push_price, book=book)
-        if result.direction > 0:
-            return dataclasses.replace(analysis, cascade_up=result)
-        return dataclasses.replace(analysis, cascade_down=result)
 
     def render(
         self, kind: ChartKind, analysis: Analysis, *, style: str, size: tuple[int, int]
