@@ -68,14 +68,14 @@ async def measure(symbols: int) -> None:
                     await asyncio.sleep(0.5)
                 warm = time.perf_counter() - started
                 after_cycle = _mib(proc.pid, "VmRSS")
-                for coin in coins:
-                    fake.inject_command(f"/heatmap {coin} 7d")
+                for i, coin in enumerate(coins):  # one user each: the flood throttle is on
+                    fake.inject_command(f"/heatmap {coin} 7d", chat_id=9000 + i, user_id=9000 + i)
                 await fake.wait_for("sendPhoto", count=len(coins), within=600)
                 served = _mib(proc.pid, "VmRSS")
                 peak = _mib(proc.pid, "VmHWM")
             finally:
                 proc.terminate()
-                proc.wait(60)
+                await asyncio.to_thread(proc.wait, 60)  # the fake must keep answering
     print(f"liqwatch run, {len(coins)} symbols × 2016 5m candles (synthetic), Telegram on loopback")
     print(f"{'measure':<52}{'value':>12}")
     print("-" * 64)

@@ -81,7 +81,14 @@ async def run(requests: int, burst: int) -> int:
         try:
             for symbol in ("BTC", "ETH", "SOL"):  # warm data: fetch each market once
                 await service.view(symbol, _range("24h"), "all")
-            lines = [f"/heatmap {s} {r}" for r in ("24h", "3d", "7d") for s in ("BTC", "ETH")]
+            # 14 distinct requests (each renders a chart), then repeats (served from the cache);
+            # SOL 30d is kept back for the burst below
+            lines = [
+                f"/heatmap {s} {r.label}"
+                for r in RANGES
+                for s in ("BTC", "ETH", "SOL")
+                if (s, r.label) != ("SOL", "30d")
+            ]
             renders_before = service.renders
             first: list[float] = []
             cached: list[float] = []
@@ -94,18 +101,22 @@ async def run(requests: int, burst: int) -> int:
             print(f"latency over {len(every)} /heatmap requests (inject → sendPhoto received):")
             print(f"  all     p50 {p50:.3f} s  p95 {p95:.3f} s  max {max(every):.3f} s")
             print(
-                f"  render  n={len(first)} median {statistics.median(first):.3f} s "
-                f"max {max(first):.3f} s  ({service.renders - renders_before} charts rendered)"
+                f"  render  n={len(first)} p50 {percentile(first, 0.5):.3f} s "
+                f"p95 {percentile(first, 0.95):.3f} s max {max(first):.3f} s "
+                f"({service.renders - renders_before} charts rendered)"
             )
             if cached:
                 print(
                     f"  cached  n={len(cached)} median {statistics.median(cached):.3f} s "
                     f"p95 {percentile(cached, 0.95):.3f} s"
                 )
+            # the targets are held against the requests that render, not the cache hits
+            p50, p95 = percentile(first, 0.5), percentile(first, 0.95)
             ok = p50 <= LATENCY_TARGETS[0] and p95 <= LATENCY_TARGETS[1]
             failures += not ok
             print(
-                f"  targets p50 ≤ {LATENCY_TARGETS[0]} s, p95 ≤ {LATENCY_TARGETS[1]} s: "
+                f"  targets (rendering requests) p50 ≤ {LATENCY_TARGETS[0]} s, "
+                f"p95 ≤ {LATENCY_TARGETS[1]} s: "
                 f"{'met' if ok else 'MISSED'}"
             )
 
