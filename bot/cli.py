@@ -124,6 +124,7 @@ def _load(path: str | None) -> Settings:
 def _console(args: argparse.Namespace) -> int:
     from bot.adapters.console import run_console
     from bot.commands.catalog import build_commands, defaults_from_settings
+    from bot.subscriptions import Subscriptions
     from bot.logs import setup_logging
     from bot.store import Store
 
@@ -136,7 +137,12 @@ def _console(args: argparse.Namespace) -> int:
     async def session() -> None:
         with Store(settings.storage.path) as store:
             service = build_service(settings, store, sources)
-            commands = build_commands(service, defaults_from_settings(settings))
+            commands = build_commands(
+                service,
+                defaults_from_settings(settings),
+                subscriptions=Subscriptions(store),
+                alert_defaults=settings.alerts,
+            )
             try:
                 await run_console(commands, out_dir=out_dir, input=sys.stdin, output=sys.stdout)
             finally:

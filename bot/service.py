@@ -7,9 +7,13 @@ Commands, alerts and threads all come through :class:`MarketService`:
    the source first (concurrent refreshes of one market are coalesced). When the exchange
    is down, the last good data is served with a note: "data 14 min old — bybit unreachable",
    and the exchange is not asked again for one refresh interval.
-2. **Analysis** (numpy), **rendering** (matplotlib) and every store call (SQLite) run in
+2. **Brackets.** Each venue's maintenance-margin brackets for the market are asked for once
+   (before its first analysis) and remembered — ``None`` too, so a venue without public
+   brackets is not asked again; those venues, and one that is briefly unreachable (asked
+   again next time), are estimated with the engine's default table.
+3. **Analysis** (numpy), **rendering** (matplotlib) and every store call (SQLite) run in
    worker threads (:func:`asyncio.to_thread`), never on the event loop.
-3. **Coalescing cache.** Analyses and charts are keyed by what determines them — kind,
+4. **Coalescing cache.** Analyses and charts are keyed by what determines them — kind,
    symbol, range, exchanges, style, and the *data version* (last candle time per market) —
    so identical concurrent requests share one computation and repeated ones are served
    from a small LRU until a new candle arrives (:class:`~bot.render_cache.CoalescingCache`).
@@ -32,8 +36,16 @@ from bot.commands.parsing import Range
 from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarketError, UnknownSymbol
 from bot.market.port import MarketSource
 from bot.render_cache import CoalescingCache
+from core.brackets import Brackets
 from core.charts.format import human_duration
-from core.models import LiquidationPrints, MarketSeries, OrderBook, Snapshot, timeframe_ms
+from core.models import (
+    LiquidationPrints,
+    MarketSeries,
+    ModelError,
+    OrderBook,
+    Snapshot,
+    timeframe_ms,
+)
 from core.results import Analysis
 
 __all__ = [
@@ -91,7 +103,10 @@ RefreshFn = Callable[[MarketSource, Any, str, str, int, int], Awaitable[object]]
 class Engine(Protocol):
     """Analysis and chart rendering (CPU-bound, called from worker threads)."""
 
-    def analyze(self, snapshots: Sequence[Snapshot]) -> Analysis: ...
+    def analyze(
+        self, snapshots: Sequence[Snapshot], *, brackets: Mapping[str, Brackets] | None = None
+    ) -> Analysis:
+        """The analysis of one market; ``brackets``: each exchange's own table, where known."""
 
     def with_window(self, analysis: Analysis, window: float) -> Analysis: ...
 
@@ -112,10 +127,12 @@ class CoreEngine:
 
         self.params = params if params is not None else AnalysisParams()
 
-    def analyze(self, snapshots: Sequence[Snapshot]) -> Analysis:
+    def analyze(
+        self, snapshots: Sequence[Snapshot], *, brackets: Mapping[str, Brackets] | None = None
+    ) -> Analysis:
         from core.analysis import analyze
 
-        return analyze(snapshots, self.params)
+        return analyze(snapshots, self.params, brackets=brackets)
 
     def with_window(self, analysis: Analysis, window: float) -> Analysis:
         """``analysis`` with its imbalance recomputed inside ±``window``."""
@@ -165,6 +182,9 @@ class MarketView:
     notes: tuple[str, ...]
     #: (exchange, last candle time) per market: the cache's data version
     version: tuple[tuple[str, int], ...]
+    #: exchanges whose brackets could not be fetched yet (estimated with the default table;
+    #: part of the cache keys, so the analysis is redone once they are known)
+    brackets_pending: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,6 +243,11 @@ class MarketService:
         self._failed: dict[tuple[str, str], tuple[int, str]] = {}
         self._analyses: CoalescingCache[Analysis] = CoalescingCache(cache_entries)
         self._charts: CoalescingCache[tuple[Analysis, bytes]] = CoalescingCache(cache_entries)
+        #: (exchange, symbol) → the venue's brackets, or None (not public: the default table)
+        self._brackets: dict[tuple[str, str], Brackets | None] = {}
+        self._bracket_fetches: CoalescingCache[Brackets | None] = CoalescingCache(max_entries=0)
+        #: markets whose bracket fetch failed for now (logged once, asked again)
+        self._bracket_retries: set[tuple[str, str]] = set()
 
     # --- counters (tests and bench read them) ------------------------------------------
 
@@ -313,15 +338,61 @@ class MarketService:
     async def view(self, query: str, range_: Range, choice: str) -> MarketView:
         """The analysis of ``query`` over ``range_`` on ``choice`` (an exchange id or "all")."""
         symbol, exchanges = await self.resolve(query, self.select(choice))
-        fresh = await asyncio.gather(*(self._fresh(ex, symbol, range_.ms) for ex in exchanges))
+        fresh, brackets = await asyncio.gather(
+            asyncio.gather(*(self._fresh(ex, symbol, range_.ms) for ex in exchanges)),
+            self.brackets(symbol, exchanges),
+        )
         version = tuple((ex, last) for ex, (last, _) in zip(exchanges, fresh, strict=True))
         notes = tuple(note for _, note in fresh if note)
-        key = ("analysis", symbol, range_.label, exchanges, version)
-        analysis = await self._analyses.get(key, lambda: self._analyze(symbol, range_, version))
+        pending = tuple(ex for ex in exchanges if (ex, symbol) not in self._brackets)
+        key = ("analysis", symbol, range_.label, exchanges, version, pending)
+        analysis = await self._analyses.get(
+            key, lambda: self._analyze(symbol, range_, version, brackets)
+        )
         covered = self._coverage_ms(analysis)
         if covered < range_.ms * _SHORT_HISTORY:
             notes = (*notes, f"only {human_duration(covered)} of data so far")
-        return MarketView(analysis, symbol, exchanges, range_, notes, version)
+        return MarketView(analysis, symbol, exchanges, range_, notes, version, pending)
+
+    async def brackets(self, symbol: str, exchanges: Sequence[str]) -> dict[str, Brackets]:
+        """Each exchange's maintenance-margin brackets for ``symbol``, where it reports them.
+
+        Each market is asked once (concurrent first requests share the question) and the
+        answer is remembered, ``None`` included. Never raises: an exchange that is briefly
+        unreachable is left out now and asked again next time; one that fails otherwise is
+        left out for good. Left-out exchanges are estimated with the default table.
+        """
+        found = await asyncio.gather(*(self._market_brackets(ex, symbol) for ex in exchanges))
+        return {ex: b for ex, b in zip(exchanges, found, strict=True) if b is not None}
+
+    async def _market_brackets(self, exchange: str, symbol: str) -> Brackets | None:
+        market = (exchange, symbol)
+        if market in self._brackets:
+            return self._brackets[market]
+
+        async def ask() -> Brackets | None:
+            try:
+                found = await self.sources[exchange].fetch_brackets(symbol)
+            except TemporaryMarketError as exc:
+                if market not in self._bracket_retries:  # log the first miss only
+                    self._bracket_retries.add(market)
+                    log.info("%s %s: brackets unavailable (%s); default table", *market, exc)
+                return None  # not remembered: asked again next time
+            except (MarketError, ModelError) as exc:
+                found = None
+                log.info("%s %s: brackets unusable (%s); default table", *market, exc)
+            except Exception:
+                found = None
+                log.warning(
+                    "%s %s: fetching brackets failed; default table", *market, exc_info=True
+                )
+            else:
+                if found is None:
+                    log.info("%s %s: brackets not public; default table", *market)
+            self._brackets[market] = found
+            return found
+
+        return await self._bracket_fetches.get(("brackets", exchange, symbol), ask)
 
     def _coverage_ms(self, analysis: Analysis) -> int:
         """Time spanned by the analysed candles (their count × the candle length)."""
@@ -343,11 +414,15 @@ class MarketService:
         )
 
     async def _analyze(
-        self, symbol: str, range_: Range, version: tuple[tuple[str, int], ...]
+        self,
+        symbol: str,
+        range_: Range,
+        version: tuple[tuple[str, int], ...],
+        brackets: Mapping[str, Brackets],
     ) -> Analysis:
         def work() -> Analysis:
             snapshots = [self._snapshot(ex, symbol, last, range_.ms) for ex, last in version]
-            return self.engine.analyze(snapshots)
+            return self.engine.analyze(snapshots, brackets=brackets)
 
         return await asyncio.to_thread(work)
 
@@ -388,6 +463,7 @@ class MarketService:
             view.exchanges,
             style,
             view.version,
+            view.brackets_pending,
             window,
             push_price,
         )

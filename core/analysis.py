@@ -5,7 +5,8 @@ Commands, alerts, threads and the demo all go through :func:`analyze`:
 1. one price grid for all venues (each venue's :func:`core.levels.default_grid`, then
    their union — so the level engine bins every venue onto the same bins and the maps
    sum exactly);
-2. the level engine on every snapshot; maps, heatmaps and realised series summed across
+2. the level engine on every snapshot — with that venue's own maintenance-margin brackets
+   when the caller has them (``brackets``, by exchange id), else ``params.engine``'s; maps, heatmaps and realised series summed across
    venues (:mod:`core.aggregate`);
 3. clusters and danger zones (:mod:`core.clusters`), the imbalance (:mod:`core.imbalance`);
 4. a squeeze cascade each way (:mod:`core.cascade`): up to the nearest short cluster above
@@ -18,12 +19,13 @@ the candles drawn on the charts, the heatmap's columns and the realised series' 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from core.aggregate import aggregate_heatmaps, aggregate_maps, merge_books, union_grid
+from core.brackets import Brackets
 from core.cascade import DEFAULT_DEPTH_MODEL, DepthModel, simulate_cascade
 from core.clusters import find_clusters, find_danger_zones
 from core.imbalance import compute_imbalance
@@ -139,11 +141,26 @@ def _cascades(
 DEFAULT_ANALYSIS = AnalysisParams()
 
 
-def analyze(snapshots: Sequence[Snapshot], params: AnalysisParams = DEFAULT_ANALYSIS) -> Analysis:
+def _venue_engine(
+    params: EngineParams, exchange: str, brackets: Mapping[str, Brackets] | None
+) -> EngineParams:
+    """``params`` with ``exchange``'s own brackets when given, else ``params`` unchanged."""
+    own = brackets.get(exchange) if brackets is not None else None
+    return params if own is None else replace(params, brackets=own)
+
+
+def analyze(
+    snapshots: Sequence[Snapshot],
+    params: AnalysisParams = DEFAULT_ANALYSIS,
+    *,
+    brackets: Mapping[str, Brackets] | None = None,
+) -> Analysis:
     """Estimate, aggregate and read the liquidation map of one market on one or more venues.
 
     All snapshots must be of the same symbol and timeframe (:class:`ModelError`
     otherwise). The aggregated map's price is the median of the venues' last closes.
+    ``brackets`` maps an exchange id to the maintenance-margin brackets that venue reports
+    for this market; a venue not in it is estimated with ``params.engine.brackets``.
     """
     _check(snapshots)
     primary = max(range(len(snapshots)), key=lambda i: (len(snapshots[i].series), -i))
@@ -151,7 +168,13 @@ def analyze(snapshots: Sequence[Snapshot], params: AnalysisParams = DEFAULT_ANAL
     grids = [default_grid(s.series, bins=params.bins, span=params.span) for s in ordered]
     grid = union_grid(grids, bins=params.bins)
     outputs: list[EngineOutput] = [
-        run_engine(s.series, grid, params.engine, columns=params.columns) for s in ordered
+        run_engine(
+            s.series,
+            grid,
+            _venue_engine(params.engine, s.exchange, brackets),
+            columns=params.columns,
+        )
+        for s in ordered
     ]
     lmap = aggregate_maps([o.map for o in outputs], grid)
     heatmap = aggregate_heatmaps([o.heatmap for o in outputs], grid)

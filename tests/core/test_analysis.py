@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from core.analysis import AnalysisParams, analyze
-from core.levels import run_engine
+from core.brackets import DEFAULT_BTCUSDT_BRACKETS, Brackets
+from core.levels import EngineParams, run_engine
 from core.models import FloatArray, MarketSeries, ModelError, OrderBook, Side, Snapshot
 from core.results import Analysis
 
@@ -135,6 +136,43 @@ def test_two_venues_sum_on_one_grid() -> None:
     assert a.map.long.sum() == pytest.approx(sum(m.long.sum() for m in singles), rel=1e-9)
     assert a.map.short.sum() == pytest.approx(sum(m.short.sum() for m in singles), rel=1e-9)
     assert a.as_of == int(binance.series.timestamps[-1])
+
+
+def _scaled_brackets(factor: float) -> Brackets:
+    """The BTCUSDT table with every maintenance-margin rate and amount ``factor`` × higher."""
+    b = DEFAULT_BTCUSDT_BRACKETS
+    return Brackets(
+        b.floors, b.caps, np.minimum(b.mmr * factor, 0.9), b.cum * factor, b.max_leverage
+    )
+
+
+def test_each_venue_is_estimated_with_its_own_brackets() -> None:
+    binance = _snapshot()
+    bybit = _snapshot("bybit", series=_series(scale=1.001, n=N - 20, seed=6))
+    okx = _snapshot("okx", series=_series(scale=0.999, n=N - 40, seed=7))
+    own = {"bybit": _scaled_brackets(10.0), "binanceusdm": _scaled_brackets(3.0)}
+    a = analyze([binance, bybit, okx], FAST, brackets=own)
+    grid = a.map.grid
+
+    def venue_map(s: Snapshot, engine: EngineParams) -> tuple[FloatArray, FloatArray]:
+        m = run_engine(s.series, grid, engine, columns=FAST.columns).map
+        return m.long, m.short
+
+    expected = [
+        venue_map(binance, EngineParams(brackets=own["binanceusdm"])),
+        venue_map(bybit, EngineParams(brackets=own["bybit"])),
+        venue_map(okx, FAST.engine),  # no entry: the default table
+    ]
+    np.testing.assert_allclose(a.map.long, sum(e[0] for e in expected), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(a.map.short, sum(e[1] for e in expected), rtol=1e-12, atol=1e-9)
+    # the brackets really mattered: the default everywhere gives another map
+    default = analyze([binance, bybit, okx], FAST)
+    assert np.array_equal(default.map.grid.edges, grid.edges)
+    assert not np.allclose(default.map.long, a.map.long)
+    # entries for venues not analysed, or none at all, leave the default in place
+    unrelated = analyze([binance, bybit, okx], FAST, brackets={"kraken": own["bybit"]})
+    assert np.array_equal(unrelated.map.long, default.map.long)
+    assert np.array_equal(analyze([okx], FAST, brackets={}).map.long, analyze([okx], FAST).map.long)
 
 
 def test_mismatched_snapshots_raise() -> None:

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -111,12 +111,17 @@ class FakeEngine(CoreEngine):
         self.render_seconds = render_seconds
         self.fail_render = fail_render
         self.analyze_calls = 0
+        #: the ``brackets`` argument of every ``analyze`` call, in order
+        self.brackets_seen: list[Mapping[str, Brackets] | None] = []
         self.render_calls = 0
         self._lock = threading.Lock()
 
-    def analyze(self, snapshots: Sequence[Snapshot]) -> Analysis:
+    def analyze(
+        self, snapshots: Sequence[Snapshot], *, brackets: Mapping[str, Brackets] | None = None
+    ) -> Analysis:
         with self._lock:
             self.analyze_calls += 1
+            self.brackets_seen.append(brackets)
         if not snapshots:
             raise MarketError("no snapshots")
         first = snapshots[0]
