@@ -30,9 +30,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from bot.commands.parsing import Range
+from bot.engine import ChartKind, CoreEngine, Engine
 from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarketError, UnknownSymbol
 from bot.market.port import MarketSource
 from bot.render_cache import CoalescingCache
@@ -63,7 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ChartKind = Literal["heatmap", "map", "card", "cascade"]
 
 #: a range less than this fraction covered by candles gets an "only … of data" note
 _SHORT_HISTORY = 0.9
@@ -98,76 +98,6 @@ class SeriesStore(Protocol):
 
 #: ``refresh_series(source, store, symbol, timeframe, lookback_ms, now_ms)``
 RefreshFn = Callable[[MarketSource, Any, str, str, int, int], Awaitable[object]]
-
-
-class Engine(Protocol):
-    """Analysis and chart rendering (CPU-bound, called from worker threads)."""
-
-    def analyze(
-        self, snapshots: Sequence[Snapshot], *, brackets: Mapping[str, Brackets] | None = None
-    ) -> Analysis:
-        """The analysis of one market; ``brackets``: each exchange's own table, where known."""
-
-    def with_window(self, analysis: Analysis, window: float) -> Analysis: ...
-
-    def with_cascade(
-        self, analysis: Analysis, push_price: float, book: OrderBook | None
-    ) -> Analysis: ...
-
-    def render(
-        self, kind: ChartKind, analysis: Analysis, *, style: str, size: tuple[int, int]
-    ) -> bytes: ...
-
-
-class CoreEngine:
-    """The real engine: :func:`core.analysis.analyze` and the :mod:`core.charts` renderers."""
-
-    def __init__(self, params: Any = None) -> None:
-        from core.analysis import AnalysisParams
-
-        self.params = params if params is not None else AnalysisParams()
-
-    def analyze(
-        self, snapshots: Sequence[Snapshot], *, brackets: Mapping[str, Brackets] | None = None
-    ) -> Analysis:
-        from core.analysis import analyze
-
-        return analyze(snapshots, self.params, brackets=brackets)
-
-    def with_window(self, analysis: Analysis, window: float) -> Analysis:
-        """``analysis`` with its imbalance recomputed inside ±``window``."""
-        from core.imbalance import compute_imbalance
-
-        return dataclasses.replace(
-            analysis, imbalance=compute_imbalance(analysis.map, window=window)
-        )
-
-    def with_cascade(
-        self, analysis: Analysis, push_price: float, book: OrderBook | None
-    ) -> Analysis:
-        """``analysis`` with the cascade of a push to ``push_price`` in place of its default."""
-        from core.cascade import simulate_cascade
-
-        result = simulate_cascade(analysis.map, push_price, book=book)
-        if result.direction > 0:
-            return dataclasses.replace(analysis, cascade_up=result)
-        return dataclasses.replace(analysis, cascade_down=result)
-
-    def render(
-        self, kind: ChartKind, analysis: Analysis, *, style: str, size: tuple[int, int]
-    ) -> bytes:
-        from core import charts
-
-        if kind == "heatmap":
-            return charts.render_heatmap(analysis, style=style, size=size)
-        if kind == "map":
-            return charts.render_map(analysis, style=style, size=size)
-        if kind == "card":
-            return charts.render_card(analysis, style=style, size=size)
-        up = analysis.cascade_up is not None and (
-            analysis.cascade_down is None or analysis.cascade_up.push_price > analysis.price
-        )
-        return charts.render_cascade(analysis, direction=1 if up else -1, style=style, size=size)
 
 
 @dataclass(frozen=True, eq=False)

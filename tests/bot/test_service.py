@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import numpy as np
 import pytest
 
 from bot.commands.parsing import RANGES
-from bot.market.errors import ExchangeUnavailable, UnknownSymbol
+from bot.market.errors import ExchangeUnavailable, NotSupported, UnknownSymbol
 from bot.render_cache import CoalescingCache
-from bot.service import MarketService, data_age_note
+from bot.service import CoreEngine, MarketService, data_age_note
 from bot.store import Store
+from core.analysis import AnalysisParams, analyze
+from core.brackets import DEFAULT_BTCUSDT_BRACKETS, Brackets
+from core.models import Snapshot
+from core.results import Analysis
 from tests.fakes.market_service import FIVE_MIN, T0, FakeEngine, FakeSource
 
 DAY = RANGES[1]
@@ -35,7 +41,7 @@ def store() -> Store:
 
 
 def make_service(
-    store: Store, source: FakeSource, engine: FakeEngine, clock: Clock
+    store: Store, source: FakeSource, engine: CoreEngine, clock: Clock
 ) -> MarketService:
     return MarketService(
         {source.name: source}, store, engine=engine, clock=clock, refresh_every_ms=60_000
@@ -141,6 +147,128 @@ def test_data_age_note_formats_minutes_and_hours() -> None:
     assert (
         data_age_note(5 * 3_600_000, "okx", "refresh failed") == "data 5h old — okx refresh failed"
     )
+
+
+# --- each market's own maintenance-margin brackets ------------------------------------------
+
+#: a distinctive venue table: the BTCUSDT one with 10x the maintenance-margin rates and amounts
+TENFOLD = Brackets(
+    DEFAULT_BTCUSDT_BRACKETS.floors,
+    DEFAULT_BTCUSDT_BRACKETS.caps,
+    np.minimum(DEFAULT_BTCUSDT_BRACKETS.mmr * 10, 0.9),
+    DEFAULT_BTCUSDT_BRACKETS.cum * 10,
+    DEFAULT_BTCUSDT_BRACKETS.max_leverage,
+)
+SMALL = AnalysisParams(bins=80, columns=40)
+
+
+class BracketSource(FakeSource):
+    """A source whose ``fetch_brackets`` gives the scripted answers in turn (the last one
+    repeats); an exception in the script is raised instead."""
+
+    def __init__(self, *answers: Brackets | Exception | None, delay: float = 0.0) -> None:
+        super().__init__(candles=288)
+        self.answers = list(answers)
+        self.delay = delay
+        self.asked: list[str] = []
+
+    async def fetch_brackets(self, symbol: str) -> Brackets | None:
+        self.asked.append(symbol)
+        await asyncio.sleep(self.delay)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def stored_snapshot(store: Store, symbol: str, last: int) -> Snapshot:
+    """What the service analyses for one day of ``symbol`` on "sim" (read back from the store)."""
+    series = store.load_series("sim", symbol, "5m", since=last - DAY.ms + FIVE_MIN)
+    assert series is not None
+    return Snapshot("sim", symbol, "5m", series, fetched_at=last)
+
+
+def same_map(a: Analysis, b: Analysis) -> bool:
+    return bool(np.array_equal(a.map.long, b.map.long) and np.array_equal(a.map.short, b.map.short))
+
+
+def bracket_service(store: Store, source: FakeSource) -> MarketService:
+    return make_service(store, source, CoreEngine(SMALL), Clock(after_candles(288)))
+
+
+async def test_a_market_is_analysed_with_the_brackets_its_exchange_reports(store: Store) -> None:
+    source = BracketSource(TENFOLD)
+    service = bracket_service(store, source)
+    view = await service.view("ETH", DAY, "all")
+    snapshot = stored_snapshot(store, "ETH/USDT:USDT", view.version[0][1])
+    own = analyze([snapshot], SMALL, brackets={"sim": TENFOLD})
+    default = analyze([snapshot], SMALL)
+    assert same_map(view.analysis, own)
+    assert not same_map(view.analysis, default)  # the table really changes the estimate
+    assert view.brackets_pending == ()
+    # asked once per market: not for a repeat, again for another symbol
+    await service.view("ETH", DAY, "all")
+    await service.chart("map", "ETH", RANGES[0], "all")
+    assert source.asked == ["ETH/USDT:USDT"]
+    await service.view("SOL", DAY, "all")
+    assert source.asked == ["ETH/USDT:USDT", "SOL/USDT:USDT"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, NotSupported("sim: leverage tiers need an API key"), RuntimeError("bad payload")],
+    ids=["not-public", "permanent-error", "unexpected-error"],
+)
+async def test_no_usable_brackets_means_the_default_table_and_no_more_asking(
+    store: Store, answer: Exception | None
+) -> None:
+    source = BracketSource(answer, TENFOLD)  # would answer on a second question
+    service = bracket_service(store, source)
+    view = await service.view("BTC", DAY, "all")
+    snapshot = stored_snapshot(store, "BTC/USDT:USDT", view.version[0][1])
+    assert same_map(view.analysis, analyze([snapshot], SMALL))
+    assert view.brackets_pending == ()
+    again = await service.view("BTC", DAY, "all")
+    assert again.analysis is view.analysis
+    assert len(source.asked) == 1
+
+
+async def test_an_exchange_briefly_down_is_asked_again_and_its_default_analysis_replaced(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = ExchangeUnavailable("sim: 503")
+    source = BracketSource(down, down, TENFOLD)
+    service = bracket_service(store, source)
+    with caplog.at_level(logging.INFO, logger="bot.service"):
+        first = await service.chart("map", "BTC", DAY, "all")
+        second = await service.chart("map", "BTC", DAY, "all")
+    snapshot = stored_snapshot(store, "BTC/USDT:USDT", first.view.version[0][1])
+    for chart in (first, second):  # served now, with the default table
+        assert same_map(chart.view.analysis, analyze([snapshot], SMALL))
+        assert chart.view.brackets_pending == ("sim",)
+    assert second.png == first.png and service.renders == 1
+    assert len(source.asked) == 2
+    logged = [r for r in caplog.records if "brackets" in r.getMessage()]
+    assert [r.levelno for r in logged] == [logging.INFO]  # the miss is logged once
+    # the exchange answers: same data version, but the default analysis is not reused
+    third = await service.chart("map", "BTC", DAY, "all")
+    assert third.view.version == first.view.version
+    assert third.view.brackets_pending == ()
+    assert same_map(third.view.analysis, analyze([snapshot], SMALL, brackets={"sim": TENFOLD}))
+    assert service.analyses == 2 and service.renders == 2
+    await service.chart("map", "BTC", DAY, "all")
+    assert len(source.asked) == 3 and service.analyses == 2
+
+
+async def test_concurrent_first_requests_ask_for_brackets_once(store: Store) -> None:
+    source = BracketSource(TENFOLD, delay=0.02)
+    engine = FakeEngine(render_seconds=0)
+    service = make_service(store, source, engine, Clock(after_candles(288)))
+    await asyncio.gather(*(service.view("BTC", DAY, "all") for _ in range(20)))
+    assert source.asked == ["BTC/USDT:USDT"]
+    assert engine.analyze_calls == 1
+    seen = engine.brackets_seen[0]
+    assert seen is not None and seen["sim"] is TENFOLD  # known before the first analysis
 
 
 # --- the cache itself --------------------------------------------------------------------
