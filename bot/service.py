@@ -178,6 +178,8 @@ class MarketService:
         self._bracket_fetches: CoalescingCache[Brackets | None] = CoalescingCache(max_entries=0)
         #: markets whose bracket fetch failed for now (logged once, asked again)
         self._bracket_retries: set[tuple[str, str]] = set()
+        #: (exchange, symbol) → not before (ms): brackets briefly unreachable
+        self._bracket_retry_at: dict[tuple[str, str], int] = {}
 
     # --- counters (tests and bench read them) ------------------------------------------
 
@@ -289,8 +291,8 @@ class MarketService:
 
         Each market is asked once (concurrent first requests share the question) and the
         answer is remembered, ``None`` included. Never raises: an exchange that is briefly
-        unreachable is left out now and asked again next time; one that fails otherwise is
-        left out for good. Left-out exchanges are estimated with the default table.
+        unreachable is left out now and asked again after a refresh interval; one that fails
+        otherwise is left out for good. Left-out exchanges are estimated with the default table.
         """
         found = await asyncio.gather(*(self._market_brackets(ex, symbol) for ex in exchanges))
         return {ex: b for ex, b in zip(exchanges, found, strict=True) if b is not None}
@@ -299,11 +301,14 @@ class MarketService:
         market = (exchange, symbol)
         if market in self._brackets:
             return self._brackets[market]
+        if self.clock() < self._bracket_retry_at.get(market, 0):
+            return None  # briefly unreachable: not asked again within a refresh interval
 
         async def ask() -> Brackets | None:
             try:
                 found = await self.sources[exchange].fetch_brackets(symbol)
             except TemporaryMarketError as exc:
+                self._bracket_retry_at[market] = self.clock() + self.refresh_every_ms
                 if market not in self._bracket_retries:  # log the first miss only
                     self._bracket_retries.add(market)
                     log.info("%s %s: brackets unavailable (%s); default table", *market, exc)

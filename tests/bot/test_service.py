@@ -237,8 +237,9 @@ async def test_an_exchange_briefly_down_is_asked_again_and_its_default_analysis_
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     down = ExchangeUnavailable("sim: 503")
-    source = BracketSource(down, down, TENFOLD)
-    service = bracket_service(store, source)
+    source = BracketSource(down, TENFOLD)
+    clock = Clock(after_candles(288))
+    service = make_service(store, source, CoreEngine(SMALL), clock)
     with caplog.at_level(logging.INFO, logger="bot.service"):
         first = await service.chart("map", "BTC", DAY, "all")
         second = await service.chart("map", "BTC", DAY, "all")
@@ -247,17 +248,19 @@ async def test_an_exchange_briefly_down_is_asked_again_and_its_default_analysis_
         assert same_map(chart.view.analysis, analyze([snapshot], SMALL))
         assert chart.view.brackets_pending == ("sim",)
     assert second.png == first.png and service.renders == 1
-    assert len(source.asked) == 2
+    assert len(source.asked) == 1  # not asked again within the refresh interval
     logged = [r for r in caplog.records if "brackets" in r.getMessage()]
     assert [r.levelno for r in logged] == [logging.INFO]  # the miss is logged once
-    # the exchange answers: same data version, but the default analysis is not reused
+    # a refresh interval later the exchange answers: same data, the default analysis is redone
+    clock.now += 60_000
     third = await service.chart("map", "BTC", DAY, "all")
+    assert len(source.asked) == 2
     assert third.view.version == first.view.version
     assert third.view.brackets_pending == ()
     assert same_map(third.view.analysis, analyze([snapshot], SMALL, brackets={"sim": TENFOLD}))
     assert service.analyses == 2 and service.renders == 2
     await service.chart("map", "BTC", DAY, "all")
-    assert len(source.asked) == 3 and service.analyses == 2
+    assert len(source.asked) == 2 and service.analyses == 2
 
 
 async def test_concurrent_first_requests_ask_for_brackets_once(store: Store) -> None:
