@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.fake_exchange import FakeExchange, fake_exchange  # noqa: F401 - fixture
 from tests.fakes.fake_telegram import FakeTelegram
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -163,6 +164,49 @@ async def test_sigkill_and_restart_lose_nothing_and_repeat_nothing(tmp_path: Pat
             assert len(_alerts(fake)) == 1, "an alert was sent twice"
             proc.send_signal(signal.SIGTERM)
             assert await _exit_code(proc, within=30) == 0
+
+
+async def test_run_on_a_live_exchange_source_with_no_network(
+    tmp_path: Path, fake_exchange: FakeExchange
+) -> None:
+    """source = "ccxt": REST goes to the loopback fake exchange; the liquidation stream
+    has no network to reach (as in CI). The bot starts, answers, keeps retrying the
+    stream in the background, and stops cleanly."""
+    log = tmp_path / "bot.log"
+    async with _fake() as fake:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f"""
+[market]
+source = "ccxt"
+exchanges = ["binanceusdm"]
+symbols = ["XRP"]
+[exchanges.binanceusdm]
+api_base_url = "{fake_exchange.url}"
+rate_limit = false
+timeout_s = 2
+[storage]
+path = "{tmp_path / "state.sqlite3"}"
+[telegram]
+enabled = true
+api_base_url = "{fake.api_base_url}"
+[logging]
+level = "INFO"
+"""
+        )
+        with _bot(config, log) as proc:
+            await fake.wait_for("setMyCommands", within=60)
+            fake.inject_command("/status", chat_id=CHAT)
+            status = (await fake.wait_for("sendMessage", within=30))[0]
+            assert "Data status" in str(status.params.get("text"))
+            assert fake_exchange.requests["/fapi/v1/exchangeInfo"] >= 1  # markets loaded
+            proc.send_signal(signal.SIGTERM)
+            assert await _exit_code(proc, within=30) == 0
+    text = log.read_text()
+    assert "starting binanceusdm liquidation stream" in text
+    assert "network error" in text  # the stream's failure is a logged warning, not a crash
+    assert "stopping binanceusdm liquidation stream" in text
+    assert "liqwatch stopped" in text
 
 
 def _run_without_secrets(config: Path) -> subprocess.CompletedProcess[str]:
