@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.fake_exchange import FakeExchange, fake_exchange  # noqa: F401 - fixture
+from tests.fakes.fake_exchange import FakeExchange, fake_exchange
 from tests.fakes.fake_telegram import FakeTelegram
+
+__all__ = ["fake_exchange"]  # the fixture, used by name
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = 5001
