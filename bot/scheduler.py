@@ -49,6 +49,10 @@ __all__ = ["CycleCallback", "JobStats", "MarketUpdate", "Scheduler", "alert_repl
 
 log = logging.getLogger(__name__)
 
+DAY_MS = 86_400_000
+#: how long a sent-alert key is kept (it only guards its own transition against a repeat)
+ALERT_KEY_RETENTION_MS = 30 * DAY_MS
+
 #: the order rules are evaluated (and their alerts fired) in within one market's cycle
 _RULE_ORDER = {name: i for i, name in enumerate(RULES)}
 
@@ -154,6 +158,8 @@ class Scheduler:
         self._recovered = False
         #: (platform, chat) refused a send temporarily this cycle: its later alerts wait too
         self._held: set[tuple[str, str]] = set()
+        #: when the daily housekeeping last ran (Unix ms; None: not yet in this process)
+        self._housekept: int | None = None
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -194,7 +200,30 @@ class Scheduler:
                 await callback(updates)
             except Exception:
                 log.exception("on_cycle callback %r failed", callback)
+        await self._housekeeping()
         return updates
+
+    async def _housekeeping(self) -> None:
+        """Once a day: forget sent-alert keys past their use and candles past any range.
+
+        A sent-alert key only guards against a repeat of its own transition, and the rule
+        state that decides the next one is kept apart, so keys older than
+        :data:`ALERT_KEY_RETENTION_MS` can go. Candles are kept for the longest range a
+        command can ask for (or the look-back, if longer) plus a day.
+        """
+        now = self.clock()
+        if self._housekept is not None and now - self._housekept < DAY_MS:
+            return
+        self._housekept = now
+        keep_ms = max(self.service.lookback_ms, max(r.ms for r in RANGES)) + DAY_MS
+        try:
+            alerts = await asyncio.to_thread(self.subs.prune_alerts, now - ALERT_KEY_RETENTION_MS)
+            candles = await asyncio.to_thread(self.subs.store.prune_candles, now - keep_ms)
+        except Exception:  # housekeeping must never stop the bot
+            log.exception("housekeeping failed")
+            return
+        if alerts or candles:
+            log.info("housekeeping: %d sent-alert keys and %d candles forgotten", alerts, candles)
 
     def status(self) -> list[JobStats]:
         return list(self.jobs.values())

@@ -373,3 +373,31 @@ def test_sigkill_mid_cycle_then_restart_loses_no_subscription_and_repeats_no_ale
     abandoned = counts.get("abandoned", 0)
     assert counts["delivered"] <= len(delivered) <= counts["delivered"] + abandoned
     assert f"abandoned {counts.get('abandoned', 0)}" in out
+
+
+def _rows(subs: Subscriptions, table: str) -> int:
+    with subs.store.locked() as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+async def test_daily_housekeeping_forgets_old_keys_and_candles_but_never_repeats() -> None:
+    clock = FakeClock()
+    scheduler, subs, outlet = setup(clock)
+    subs.subscribe("telegram", "1", BTC, ["imbalance"])
+    await scheduler.run_once()
+    assert len(outlet.sent) == 1
+    assert _rows(subs, "sent_alerts") == 1
+    stored = _rows(subs, "candles")
+    assert stored > 0
+    clock.now += 12 * 3_600_000
+    await scheduler.run_once()  # within a day of the last housekeeping: nothing pruned
+    assert _rows(subs, "sent_alerts") == 1
+    clock.now += 31 * 86_400_000
+    await scheduler.run_once()
+    assert _rows(subs, "sent_alerts") == 0  # past its retention
+    cutoff = clock.now - 31 * 86_400_000  # the longest range (30d) plus a day
+    with subs.store.locked() as conn:
+        oldest = conn.execute("SELECT min(ts) FROM candles").fetchone()[0]
+    assert _rows(subs, "candles") < stored
+    assert oldest is None or oldest >= cutoff
+    assert len(outlet.sent) == 1  # the rule's own state still holds the alert back
