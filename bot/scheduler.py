@@ -97,14 +97,25 @@ class _Counters:
     overlaps: int = 0
 
 
-def alert_reply(event: AlertEvent, *, silent: bool = False, png: bytes | None = None) -> Reply:
+def alert_reply(
+    event: AlertEvent,
+    *,
+    silent: bool = False,
+    png: bytes | None = None,
+    range_label: str | None = None,
+) -> Reply:
     """The pushed message of an alert (template ``alert``), with its chart if rendered."""
     images: tuple[Image, ...] = ()
     if png is not None:
         base = event.symbol.partition("/")[0].lower()
         images = (Image(f"{base}-{event.rule}-alert.png", png, f"{event.symbol} {event.rule}"),)
     window = human_duration(int(event.numbers.get("window_ms", 0)))
-    context: dict[str, Any] = {**event.to_json(), "silent": silent, "window": window}
+    context: dict[str, Any] = {
+        **event.to_json(),
+        "silent": silent,
+        "window": window,
+        "range": range_label,
+    }
     return Reply("alert", context, images, silent=silent)
 
 
@@ -373,7 +384,9 @@ class Scheduler:
         if (platform, chat_id) in self._held:  # behind a refused alert: keep the chat's order
             await self._mark(key, "retry", "held behind an earlier alert to this chat")
             return
-        reply = alert_reply(event, silent=silent, png=await self._chart(event))
+        reply = alert_reply(
+            event, silent=silent, png=await self._chart(event), range_label=self.range.label
+        )
         target = chat_id
         for _ in range(2):  # the second round only after ChatMoved
             try:
