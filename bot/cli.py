@@ -124,9 +124,9 @@ def _load(path: str | None) -> Settings:
 def _console(args: argparse.Namespace) -> int:
     from bot.adapters.console import run_console
     from bot.commands.catalog import build_commands, defaults_from_settings
-    from bot.subscriptions import Subscriptions
     from bot.logs import setup_logging
     from bot.store import Store
+    from bot.subscriptions import Subscriptions
 
     settings = _load(args.config)
     setup_logging(settings.logging.level, secrets=settings.redactions())
