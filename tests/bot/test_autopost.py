@@ -3,7 +3,6 @@ clock, material change, at-most-once across restarts, and every delivery error p
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import math
@@ -38,6 +37,7 @@ from bot.threads import THREAD_PARTS
 from core.models import Side
 from core.results import Analysis
 from tests.core.chart_fixtures import btc_analysis
+from tests.fakes.clock import FakeClock as BaseClock
 
 HOUR = 3_600_000
 START = DEFAULT_START_MS + HOUR  # 01:00 UTC; the 300-candle sim then covers one more day
@@ -51,16 +51,9 @@ def channel(**kw: Any) -> ThreadChannelSettings:
     )
 
 
-class FakeClock:
+class FakeClock(BaseClock):
     def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += round(seconds * 1000)
-        await asyncio.sleep(0)
+        super().__init__(now)
 
 
 class RecordingOutlet:

@@ -26,6 +26,7 @@ from bot.scheduler import MarketUpdate, Scheduler
 from bot.service import MarketService
 from bot.store import Store
 from bot.subscriptions import Subscriptions
+from tests.fakes.clock import FakeClock as BaseClock
 from tests.fakes.market_service import FakeEngine
 
 BTC = "BTC/USDT:USDT"
@@ -34,18 +35,9 @@ START = DEFAULT_START_MS + 150 * 300_000  # 150 candles into the 300-candle sim
 NO_COOLDOWN = AlertSettings.model_validate({"cooldown": "0s"})
 
 
-class FakeClock:
-    """Unix ms that only moves when the scheduler sleeps (or a test says so)."""
-
+class FakeClock(BaseClock):
     def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += round(seconds * 1000)
-        await asyncio.sleep(0)
+        super().__init__(now)
 
 
 class FakeOutlet:
