@@ -21,10 +21,14 @@ if TYPE_CHECKING:
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.commands.registry import Commands
     from bot.config import Settings
     from bot.market.port import MarketSource
+    from bot.outlets import Outlet
+    from bot.runtime import Component
     from bot.service import MarketService
     from bot.store import Store
+    from bot.subscriptions import Subscriptions
 
 __all__ = ["build_service", "build_sources", "main"]
 
@@ -190,28 +194,6 @@ def _thread(args: argparse.Namespace) -> int:
     return 0
 
 
-def _startup_problems(settings: Settings) -> list[str]:
-    """What would make ``run`` fail later, found now: templates, the storage folder."""
-    from bot.commands.alert_cmds import ALERT_TEMPLATE_NAMES
-    from bot.commands.catalog import TEMPLATE_NAMES
-    from bot.commands.text import check_templates
-    from bot.threads import check_thread_templates
-
-    problems = check_templates(required=(*TEMPLATE_NAMES, *ALERT_TEMPLATE_NAMES))
-    problems += check_thread_templates()
-    folder = settings.storage.path.resolve().parent
-    if not folder.is_dir():
-        problems.append(f"storage.path: folder {folder} does not exist; create it or change path")
-    elif not os.access(folder, os.W_OK):
-        problems.append(f"storage.path: folder {folder} is not writable by this user")
-    if not (settings.telegram.enabled or settings.discord.enabled):
-        problems.append(
-            "telegram.enabled / discord.enabled: no platform is enabled, so nobody would hear "
-            "the bot; enable one (and set its token in the environment), or try `liqwatch console`"
-        )
-    return problems
-
-
 def _run(args: argparse.Namespace) -> int:
     from bot.logs import setup_logging
 
@@ -221,7 +203,9 @@ def _run(args: argparse.Namespace) -> int:
         secrets=settings.redactions(),
         json_lines=settings.logging.json_lines,
     )
-    problems = _startup_problems(settings)
+    from bot.runtime import startup_problems
+
+    problems = startup_problems(settings)
     if problems:
         print(f"liqwatch run: {len(problems)} problem(s) before start-up", file=sys.stderr)
         for problem in problems:
@@ -231,12 +215,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    """Compose the long-running bot from the settings and run it until a signal."""
     from bot.autopost import AutoPoster
     from bot.commands.catalog import build_commands, defaults_from_settings
     from bot.commands.parsing import range_for_ms
-    from bot.commands.text import render_reply
     from bot.commands.throttle import Throttle
-    from bot.outlets import Outlet
     from bot.runtime import Component, interruptible_sleep, serve
     from bot.scheduler import Scheduler
     from bot.store import Store
@@ -254,8 +237,6 @@ async def _serve(settings: Settings) -> int:
         alert_defaults=settings.alerts,
         throttle=Throttle(),
     )
-    components: list[Component] = []
-    outlets: list[Outlet] = []
 
     async def close_sources() -> None:
         for source in sources.values():
@@ -271,29 +252,73 @@ async def _serve(settings: Settings) -> int:
     async def close_store() -> None:
         await asyncio.to_thread(store.close)
 
-    components.append(Component("store", _noop, close_store))
-    components.append(Component("market sources", load_sources, close_sources))
-    if settings.market.source == "ccxt":
-        # liquidation prints come from each exchange's WebSocket stream (no REST history)
-        from bot.market.prints_stream import PrintsWatcher
-        from core.models import LiquidationPrints
+    components = [
+        Component("store", _noop, close_store),
+        Component("market sources", load_sources, close_sources),
+        *_liquidation_streams(settings, store),
+    ]
+    platforms = _platforms(settings, commands, subs, service, sources)
+    components += [component for component, _ in platforms]
+    outlets = [outlet for _, outlet in platforms]
 
-        async def save_prints(exchange: str, symbol: str, prints: LiquidationPrints) -> None:
-            await asyncio.to_thread(store.save_prints, exchange, symbol, prints)
+    refresh = settings.market.refresh
+    poster = AutoPoster(settings.threads, service, subs, outlets)
+    scheduler = Scheduler(
+        service,
+        subs,
+        outlets,
+        alert_settings=settings.alerts,
+        watch=(*settings.market.symbols, *poster.symbols),
+        on_cycle=[poster],
+        every_ms=refresh.candles_every,
+        jitter=refresh.jitter,
+        range_=range_for_ms(settings.telegram.default_range),
+        sleep=interruptible_sleep(stop),
+    )
 
-        for exchange_id in settings.market.exchanges:
-            ex = settings.exchange(exchange_id)
-            watcher = PrintsWatcher(
-                exchange_id,
-                list(settings.market.symbols),
-                save_prints,
-                api_base_url=str(ex.api_base_url) if ex.api_base_url else None,
-                enable_rate_limit=ex.rate_limit,
-            )
-            components.append(
-                Component(f"{exchange_id} liquidation stream", watcher.start, watcher.stop)
-            )
+    async def main(stop: asyncio.Event) -> None:
+        await scheduler.run(stop=stop)
 
+    return await serve(components, main, stop=stop)
+
+
+def _liquidation_streams(settings: Settings, store: Store) -> list[Component]:
+    """One WebSocket liquidation watcher per exchange (ccxt source only: no REST history)."""
+    if settings.market.source != "ccxt":
+        return []
+    from bot.market.prints_stream import PrintsWatcher
+    from bot.runtime import Component
+    from core.models import LiquidationPrints
+
+    async def save_prints(exchange: str, symbol: str, prints: LiquidationPrints) -> None:
+        await asyncio.to_thread(store.save_prints, exchange, symbol, prints)
+
+    streams = []
+    for exchange_id in settings.market.exchanges:
+        ex = settings.exchange(exchange_id)
+        watcher = PrintsWatcher(
+            exchange_id,
+            list(settings.market.symbols),
+            save_prints,
+            api_base_url=str(ex.api_base_url) if ex.api_base_url else None,
+            enable_rate_limit=ex.rate_limit,
+        )
+        streams.append(Component(f"{exchange_id} liquidation stream", watcher.start, watcher.stop))
+    return streams
+
+
+def _platforms(
+    settings: Settings,
+    commands: Commands,
+    subs: Subscriptions,
+    service: MarketService,
+    sources: dict[str, MarketSource],
+) -> list[tuple[Component, Outlet]]:
+    """The enabled platforms: each one's life cycle and the outlet alerts are pushed through."""
+    from bot.commands.text import render_reply
+    from bot.runtime import Component
+
+    platforms: list[tuple[Component, Outlet]] = []
     if settings.telegram.enabled:
         from bot.adapters.telegram import TelegramAdapter
 
@@ -315,58 +340,34 @@ async def _serve(settings: Settings) -> int:
             on_chat_gone=chat_gone,
             on_chat_migrated=chat_moved,
         )
-        components.append(Component("telegram", telegram.start, telegram.stop))
-        outlets.append(telegram)
-    if settings.discord.enabled:
-        discord_token = settings.discord.token
-        webhook_url = settings.discord.webhook_url
-        if discord_token is not None:
-            from bot.adapters.discord import DiscordAdapter
+        platforms.append((Component("telegram", telegram.start, telegram.stop), telegram))
+    if settings.discord.enabled and settings.discord.token is not None:
+        from bot.adapters.discord import DiscordAdapter
 
-            async def symbols() -> list[str]:
-                return [s for src in sources.values() for s in src.symbols()]
+        async def symbols() -> list[str]:
+            return [s for src in sources.values() for s in src.symbols()]
 
-            discord_bot = DiscordAdapter(
-                discord_token.get_secret_value(),
-                commands,
-                render_reply,
-                exchanges=service.exchanges,
-                symbols=symbols,
-                api_base_url=str(settings.discord.api_base_url),
-                gateway_url=str(settings.discord.gateway_url),
-                admin_channel_id=settings.discord.admin_channel_id,
-            )
-            components.append(Component("discord", discord_bot.start, discord_bot.stop))
-            outlets.append(discord_bot)
-        elif webhook_url is not None:
-            import aiohttp
+        discord_bot = DiscordAdapter(
+            settings.discord.token.get_secret_value(),
+            commands,
+            render_reply,
+            exchanges=service.exchanges,
+            symbols=symbols,
+            api_base_url=str(settings.discord.api_base_url),
+            gateway_url=str(settings.discord.gateway_url),
+            admin_channel_id=settings.discord.admin_channel_id,
+        )
+        platforms.append((Component("discord", discord_bot.start, discord_bot.stop), discord_bot))
+    elif settings.discord.enabled and settings.discord.webhook_url is not None:
+        import aiohttp
 
-            from bot.adapters.discord_webhook import DiscordWebhookOutlet
+        from bot.adapters.discord_webhook import DiscordWebhookOutlet
 
-            session = aiohttp.ClientSession()
-            webhook = DiscordWebhookOutlet(webhook_url.get_secret_value(), session, render_reply)
-            components.append(Component("discord webhook", _noop, session.close))
-            outlets.append(webhook)
-
-    refresh = settings.market.refresh
-    poster = AutoPoster(settings.threads, service, subs, outlets)
-    scheduler = Scheduler(
-        service,
-        subs,
-        outlets,
-        alert_settings=settings.alerts,
-        watch=(*settings.market.symbols, *poster.symbols),
-        on_cycle=[poster],
-        every_ms=refresh.candles_every,
-        jitter=refresh.jitter,
-        range_=range_for_ms(settings.telegram.default_range),
-        sleep=interruptible_sleep(stop),
-    )
-
-    async def main(stop: asyncio.Event) -> None:
-        await scheduler.run(stop=stop)
-
-    return await serve(components, main, stop=stop)
+        session = aiohttp.ClientSession()
+        url = settings.discord.webhook_url.get_secret_value()
+        webhook = DiscordWebhookOutlet(url, session, render_reply)
+        platforms.append((Component("discord webhook", _noop, session.close), webhook))
+    return platforms
 
 
 async def _noop() -> None:

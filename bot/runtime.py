@@ -18,12 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Component", "interruptible_sleep", "serve"]
+__all__ = ["Component", "interruptible_sleep", "serve", "startup_problems"]
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +119,25 @@ def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
         return
     log.info("%s received", sig.name)
     stop.set()
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """What would make ``run`` fail later, found now: templates, the storage folder."""
+    from bot.commands.alert_cmds import ALERT_TEMPLATE_NAMES
+    from bot.commands.catalog import TEMPLATE_NAMES
+    from bot.commands.text import check_templates
+    from bot.threads import check_thread_templates
+
+    problems = check_templates(required=(*TEMPLATE_NAMES, *ALERT_TEMPLATE_NAMES))
+    problems += check_thread_templates()
+    folder = settings.storage.path.resolve().parent
+    if not folder.is_dir():
+        problems.append(f"storage.path: folder {folder} does not exist; create it or change path")
+    elif not os.access(folder, os.W_OK):
+        problems.append(f"storage.path: folder {folder} is not writable by this user")
+    if not (settings.telegram.enabled or settings.discord.enabled):
+        problems.append(
+            "telegram.enabled / discord.enabled: no platform is enabled, so nobody would hear "
+            "the bot; enable one (and set its token in the environment), or try `liqwatch console`"
+        )
+    return problems
