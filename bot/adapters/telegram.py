@@ -43,7 +43,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatMemberStatus
-from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -183,10 +183,16 @@ class TelegramAdapter:
         log.info("Telegram bot @%s polling", self.bot_username)
 
     async def stop(self) -> None:
-        """Stop polling, stop processing updates, close the HTTP pools (reverse of start)."""
+        """Stop polling, stop processing updates, close the HTTP pools (reverse of start).
+
+        Polling retries network errors forever, but a revoked token (401) ends it: PTB then
+        raises that error here; it is logged (never the token) and the shutdown completes."""
         updater = self._app.updater
         if updater is not None and updater.running:
-            await updater.stop()
+            try:
+                await updater.stop()
+            except InvalidToken:
+                log.error("Telegram rejected the bot token (401 Unauthorized): polling had stopped")
         if self._app.running:
             await self._app.stop()
         await self._app.shutdown()

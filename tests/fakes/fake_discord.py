@@ -6,6 +6,11 @@ callbacks and follow-ups, channel messages, threads, webhooks — and records ev
 side speaks the real protocol with JSON text frames (discord.py asks for ``compress=…``
 in the URL but only decompresses *binary* frames, so plain text frames are accepted):
 HELLO → IDENTIFY → READY, heartbeat ACKs, and injected ``INTERACTION_CREATE`` events.
+Connection loss is scriptable: :meth:`FakeDiscord.drop_gateway` closes every socket with a
+close code, a RESUME (op 6) is answered with ``RESUMED`` — or with INVALID_SESSION (op 9,
+"not resumable") when ``resumable`` is off, so the client IDENTIFYs afresh — and
+:meth:`FakeDiscord.silence_gateway` plays a half-open link: the open sockets get no more
+heartbeat ACKs or events (a new connection is served normally).
 
 Known traps kept faithfully: JSON answers carry ``Content-Type: application/json`` exactly
 (discord.py's ``json_or_text`` compares the whole header); a 429 is only honoured by
@@ -117,17 +122,26 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
 class FakeDiscord:
     """Discord on 127.0.0.1: ``api_base_url`` for ``Route.BASE``, ``gateway_url`` for the WS."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, heartbeat_interval_ms: int = 41250) -> None:
         self.token = token
+        self.heartbeat_interval_ms = heartbeat_interval_ms
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
         self.synced: list[dict[str, Any]] = []
         self.identified = asyncio.Event()
         self.identify: dict[str, Any] = {}
         self.heartbeats = 0
+        #: gateway connections opened, and the IDENTIFY / RESUME payloads received, in order
+        self.connections = 0
+        self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        #: answer RESUME with RESUMED (True) or with INVALID_SESSION, not resumable (False)
+        self.resumable = True
+        self._session = 0
         self._ids = itertools.count(1200000000000000000)
         self._seq = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self._silent: list[web.WebSocketResponse] = []
         self._new_call = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -322,25 +336,56 @@ class FakeDiscord:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        self.connections += 1
+        await ws.send_str(
+            json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        )
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 break
             frame = json.loads(msg.data)
             if frame["op"] == 1:
                 self.heartbeats += 1
-                await ws.send_str(json.dumps({"op": 11}))
+                if ws not in self._silent:
+                    await ws.send_str(json.dumps({"op": 11}))
             elif frame["op"] == 2:
                 self.identify = frame["d"]
+                self.identifies.append(frame["d"])
+                self._session += 1
                 await self._dispatch(ws, "READY", self._ready())
                 self.identified.set()
+            elif frame["op"] == 6:
+                await self._resume(ws, frame["d"])
         return ws
+
+    @property
+    def session_id(self) -> str:
+        """The session the last READY started (what a RESUME must name)."""
+        return f"fake-session-{self._session}"
+
+    async def _resume(self, ws: web.WebSocketResponse, resume: dict[str, Any]) -> None:
+        """RESUME (op 6): RESUMED for the current session, else INVALID_SESSION (op 9)."""
+        self.resumes.append(resume)
+        if self.resumable and resume.get("session_id") == self.session_id:
+            await self._dispatch(ws, "RESUMED", {})
+        else:
+            await ws.send_str(json.dumps({"op": 9, "d": False}))
+
+    async def drop_gateway(self, code: int = 4000) -> None:
+        """Close every open gateway socket with ``code`` (4000: "unknown error, reconnect")."""
+        for ws in self._sockets:
+            if not ws.closed:
+                await ws.close(code=code, message=b"fake gateway drop")
+
+    def silence_gateway(self) -> None:
+        """From now on the open sockets get nothing: no heartbeat ACK, no event."""
+        self._silent.extend(ws for ws in self._sockets if not ws.closed)
 
     def _ready(self) -> dict[str, Any]:
         return {
             "v": 10,
             "user": bot_user(),
-            "session_id": "fake-session",
+            "session_id": self.session_id,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(APP_ID), "flags": 0},
             "guilds": [],
@@ -354,7 +399,7 @@ class FakeDiscord:
     async def dispatch(self, event: str, data: Any) -> None:
         """Send a gateway event to every connected client."""
         for ws in self._sockets:
-            if not ws.closed:
+            if not ws.closed and ws not in self._silent:
                 await self._dispatch(ws, event, data)
 
     # --- interactions ---------------------------------------------------------------------

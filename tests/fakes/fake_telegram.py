@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from tests.fakes.fake_telegram_wire import (
+    DISCONNECT,
     ApiCall,
     ApiError,
     Fault,
@@ -226,6 +227,8 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return await self._error(call, ApiError(401, "Unauthorized"))
         fault = self._take_fault(method, params)
+        if fault is not None and fault.status == DISCONNECT:
+            return await self._drop(request, call)
         if fault is not None:
             return await self._error(
                 call, ApiError(fault.status, fault.description, fault.parameters)
@@ -247,6 +250,14 @@ class FakeTelegram:
                 del queue[i]
                 return fault
         return None
+
+    async def _drop(self, request: web.Request, call: ApiCall) -> web.Response:
+        """Close the connection without answering (the client sees a protocol error)."""
+        call.status = DISCONNECT
+        await self._record(call)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=500)  # never reaches the client: the socket is gone
 
     async def _error(self, call: ApiCall, err: ApiError) -> web.Response:
         call.status = err.code

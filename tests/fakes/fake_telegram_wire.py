@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 __all__ = [
+    "DISCONNECT",
     "ApiCall",
     "ApiError",
     "Fault",
@@ -42,6 +43,10 @@ class ApiError(Exception):
         self.code, self.description, self.parameters = code, description, parameters
 
 
+#: the :class:`Fault` status that drops the connection instead of answering
+DISCONNECT = 0
+
+
 @dataclass(frozen=True)
 class Fault:
     """An error answer the fake gives instead of performing a method."""
@@ -65,6 +70,21 @@ class Fault:
             "Bad Request: group chat was upgraded to a supergroup chat",
             {"migrate_to_chat_id": new_chat_id},
         )
+
+    @classmethod
+    def bad_gateway(cls) -> Fault:
+        """502, as Telegram's front end answers while the Bot API is restarting."""
+        return cls(502, "Bad Gateway")
+
+    @classmethod
+    def disconnect(cls) -> Fault:
+        """No answer at all: the connection is closed mid-request (status 0 in the record)."""
+        return cls(DISCONNECT, "connection dropped")
+
+    @classmethod
+    def unauthorized(cls) -> Fault:
+        """401: the bot token was revoked (``/revoke`` in BotFather) after start-up."""
+        return cls(401, "Unauthorized")
 
     @classmethod
     def bad_request(cls, description: str = "Bad Request: chat not found") -> Fault:
