@@ -20,13 +20,18 @@ What each rule reads (:class:`AlertInputs`):
   does not carry prints, so the scheduler fetches them and fills ``AlertInputs.prints``;
 * ``oi`` — the open interest of the stored series: relative change over ``window``.
 
+One market may be listed on several venues; the scheduler evaluates the rules once on the
+aggregated market, with :func:`merge_prints` and :func:`summed_open_interest` combining the
+venues' prints and open interest.
+
 A rule without its input (no prints, no open interest) neither fires nor re-arms.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -45,7 +50,9 @@ __all__ = [
     "RuleKind",
     "RuleState",
     "evaluate",
+    "merge_prints",
     "rule_params",
+    "summed_open_interest",
 ]
 
 Mode = Literal["on", "silent", "off"]
@@ -61,6 +68,49 @@ class AlertInputs:
     prints: LiquidationPrints | None = None
     #: recent stored candles with open interest (None: no OI for this market)
     series: MarketSeries | None = None
+
+
+def merge_prints(parts: Sequence[LiquidationPrints]) -> LiquidationPrints | None:
+    """Every venue's reported prints of one market as one time-sorted list (None: none given)."""
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    times = np.concatenate([p.times for p in parts])
+    order = np.argsort(times, kind="stable")
+    return LiquidationPrints(
+        times=times[order],
+        sides=np.concatenate([p.sides for p in parts])[order],
+        prices=np.concatenate([p.prices for p in parts])[order],
+        notionals=np.concatenate([p.notionals for p in parts])[order],
+    )
+
+
+def summed_open_interest(parts: Sequence[MarketSeries]) -> MarketSeries | None:
+    """One market's open interest across venues: summed on the candle times all of them have.
+
+    Venues that report no open interest at all are left out of the sum; a candle where a
+    reporting venue has NaN is NaN in the sum (a gap stays a gap, never filled). The candle
+    columns are the first reporting venue's — the ``oi`` rule reads only times and open
+    interest. None when no venue reports open interest.
+    """
+    with_oi = [s for s in parts if s.open_interest is not None]
+    if len(with_oi) <= 1:
+        return with_oi[0] if with_oi else None
+    times = functools.reduce(np.intersect1d, [s.timestamps for s in with_oi])
+    total = np.zeros(len(times))
+    for s in with_oi:
+        assert s.open_interest is not None
+        total += s.open_interest[np.searchsorted(s.timestamps, times)]
+    first = with_oi[0]
+    at = np.searchsorted(first.timestamps, times)
+    return MarketSeries(
+        timestamps=times,
+        open=first.open[at],
+        high=first.high[at],
+        low=first.low[at],
+        close=first.close[at],
+        volume=first.volume[at],
+        open_interest=total,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,33 @@
 """The scheduler: periodic refresh → analysis → alert rules → fan-out to every outlet.
 
-One job per (exchange, symbol) — every configured exchange × every symbol somebody is
-subscribed to, plus the ``watch`` list. Each job runs every ``every_ms``, stretched by a
-random factor in [1 − jitter, 1 + jitter] so that markets do not all hit an exchange at once.
+**Refresh** is one job per (exchange, symbol) — every configured exchange × every symbol
+somebody is subscribed to, plus the ``watch`` list — so each venue keeps its own cadence,
+backoff and ``/status`` row. **Alerts** are evaluated once per *symbol*, on the aggregated
+market (all venues summed, what ``/heatmap <symbol> all`` shows): a move seen on three
+venues is one alert, with the numbers the chart shows, never three that disagree.
 
+* **Cadence.** A job runs every ``every_ms``, stretched by a random factor in
+  [1 − jitter, 1 + jitter] so that markets do not all hit an exchange at once.
 * **No overlap.** A job's next run is planned from its start; when a run takes longer than
   the interval the missed runs are *skipped* (not queued) and counted in ``JobStats.skipped``.
 * **Backoff.** A refresh failure (:class:`~bot.market.errors.MarketError`) postpones the job
   by ``every · 2^n`` (n consecutive failures, capped at ``max_backoff_ms``), and is recorded
   with :meth:`bot.store.Store.record_fetch`, which ``/status`` shows as the market's last error.
-* **Alerts.** Per subscribed chat and rule: :func:`bot.alerts.evaluate` on the persisted rule
-  state; a transition is claimed (:meth:`~bot.subscriptions.Subscriptions.claim`) and pushed
-  to the outlet of the chat's platform. Delivery errors: ``ChatGone`` drops the chat,
+* **Alerts.** After the cycle's due jobs ran, each symbol that at least one job refreshed
+  is looked at once: ``service.view(symbol, range, "all")`` (a venue that failed is served
+  from its cached candles, with the view's data-age note), the reported liquidation prints
+  of every venue merged (:func:`bot.alerts.merge_prints`) and the open interest summed on
+  the candles all venues have (:func:`bot.alerts.summed_open_interest`). Per subscribed chat
+  and rule: :func:`bot.alerts.evaluate` on the persisted rule state, keyed — like the alert
+  key — by exchange ``"all"`` (by the venue id when only one exchange is configured, so
+  the alert reads "BTC/USDT:USDT · binanceusdm" and a one-venue bot's state carries over).
+  A transition is claimed (:meth:`~bot.subscriptions.Subscriptions.claim`) and pushed to
+  the outlet of the chat's platform. Delivery errors: ``ChatGone`` drops the chat,
   ``ChatMoved`` moves it and re-sends, a temporary error is retried next cycle (the chat's
   later alerts wait with it, so a chat's alerts arrive in firing order), a permanent one is
   logged and marked failed. See :mod:`bot.subscriptions` for the at-most-once rule.
-* **Hooks.** ``on_cycle`` callbacks (the thread composer) get every market updated in a cycle.
+* **Hooks.** ``on_cycle`` callbacks (the thread composer) get every market updated in a
+  cycle, per venue (:class:`MarketUpdate`: a channel's thread tells its own exchange).
 
 Clock (Unix ms) and sleep are injected, so a test runs hundreds of cycles instantly.
 """
@@ -29,11 +41,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.alerts import RULES, AlertEvent, AlertInputs, evaluate, rule_params
+from bot.alerts import (
+    RULES,
+    AlertEvent,
+    AlertInputs,
+    evaluate,
+    merge_prints,
+    rule_params,
+    summed_open_interest,
+)
 from bot.commands.parsing import RANGES, Range
 from bot.commands.reply import Image, Reply
 from bot.config import AlertSettings
-from bot.market.errors import MarketError
+from bot.market.errors import MarketError, TemporaryMarketError
 from bot.outlets import (
     ChatGone,
     ChatMoved,
@@ -44,6 +64,7 @@ from bot.outlets import (
 from bot.service import MarketService, MarketView, RefreshFn
 from bot.subscriptions import Subscriptions
 from core.charts.format import human_duration
+from core.models import LiquidationPrints, MarketSeries
 
 __all__ = ["CycleCallback", "JobStats", "MarketUpdate", "Scheduler", "alert_reply"]
 
@@ -206,6 +227,8 @@ class Scheduler:
         due = [job for job in self.jobs.values() if job.next_run <= now]
         results = await asyncio.gather(*(self._run_job(job) for job in due))
         updates = [u for u in results if u is not None]
+        for symbol in dict.fromkeys(u.view.symbol for u in updates):  # once per market
+            await self._market_alerts(symbol)
         for callback in self.on_cycle:
             try:
                 await callback(updates)
@@ -273,7 +296,7 @@ class Scheduler:
         job.running = True
         start = self.clock()
         try:
-            return await self._refresh_and_alert(job, start)
+            return await self._refresh_market(job, start)
         finally:
             job.running = False
             end = self.clock()
@@ -284,7 +307,8 @@ class Scheduler:
                     job.skipped += 1
                 job.next_run = planned
 
-    async def _refresh_and_alert(self, job: JobStats, start: int) -> MarketUpdate | None:
+    async def _refresh_market(self, job: JobStats, start: int) -> MarketUpdate | None:
+        """Refresh one venue's market and analyse it; None (recorded, backed off) on failure."""
         store = self.subs.store
         source = self.service.sources[job.exchange]
         tf = self.service.timeframe
@@ -307,6 +331,10 @@ class Scheduler:
                 exc,
             )
             symbol = self._unified(job.exchange, job.symbol)
+            # commands and the aggregated alert view must not ask this venue again before
+            # its job's own backoff has passed
+            reason = "unreachable" if isinstance(exc, TemporaryMarketError) else "refresh failed"
+            self.service.defer(job.exchange, symbol, until=job.next_run, reason=reason)
             await asyncio.to_thread(
                 store.record_fetch, job.exchange, symbol, tf, start, job.last_error
             )
@@ -314,26 +342,52 @@ class Scheduler:
         job.consecutive_failures = 0
         job.last_error = None
         await asyncio.to_thread(store.record_fetch, job.exchange, view.symbol, tf, start, None)
-        inputs = await self._inputs(job, view)
-        await self._alerts(inputs, view)
         return MarketUpdate(job.exchange, job.symbol, view)
 
-    async def _inputs(self, job: JobStats, view: MarketView) -> AlertInputs:
+    # --- alerts -----------------------------------------------------------------------------
+
+    @property
+    def alert_exchange(self) -> str:
+        """The exchange label of alerts and rule state: ``"all"``, or the only venue's id."""
+        exchanges = self.service.exchanges
+        return exchanges[0] if len(exchanges) == 1 else "all"
+
+    async def _market_alerts(self, symbol: str) -> None:
+        """Evaluate every subscribed rule once on the aggregated market of ``symbol``."""
+        try:
+            view = await self.service.view(symbol, self.range, self.alert_exchange)
+        except MarketError as exc:
+            log.warning("alerts on %s skipped: no aggregated market: %s", symbol, exc)
+            return
+        await self._alerts(await self._inputs(view), view)
+
+    async def _inputs(self, view: MarketView) -> AlertInputs:
+        """The rules' inputs: the aggregated analysis, every venue's prints and open interest."""
         a = view.analysis
         settings = self.alert_settings
-        prints = None
-        try:
-            since = a.as_of - settings.prints_window
-            prints = await self.service.sources[job.exchange].fetch_prints(view.symbol, since)
-        except (MarketError, NotImplementedError):
-            log.debug("no liquidation prints for %s %s", job.exchange, job.symbol)
-        since = a.as_of - settings.oi_window - self.service.candle_ms
-        series = await asyncio.to_thread(
-            self.subs.store.load_series, job.exchange, view.symbol, self.service.timeframe, since
+        since = a.as_of - settings.prints_window
+        fetched = await asyncio.gather(
+            *(self._venue_prints(ex, view.symbol, since) for ex in view.exchanges)
         )
-        return AlertInputs(a, job.exchange, prints, series)
+        prints = merge_prints([p for p in fetched if p is not None])
+        oi_since = a.as_of - settings.oi_window - self.service.candle_ms
 
-    # --- alerts -----------------------------------------------------------------------------
+        def load() -> list[MarketSeries]:
+            store, tf = self.subs.store, self.service.timeframe
+            found = (store.load_series(ex, view.symbol, tf, oi_since) for ex in view.exchanges)
+            return [s for s in found if s is not None]
+
+        series = summed_open_interest(await asyncio.to_thread(load))
+        return AlertInputs(a, self.alert_exchange, prints, series)
+
+    async def _venue_prints(
+        self, exchange: str, symbol: str, since: int
+    ) -> LiquidationPrints | None:
+        try:
+            return await self.service.sources[exchange].fetch_prints(symbol, since)
+        except (MarketError, NotImplementedError):
+            log.debug("no liquidation prints for %s %s", exchange, symbol)
+            return None
 
     async def _alerts(self, inputs: AlertInputs, view: MarketView) -> None:
         symbol = view.symbol

@@ -267,15 +267,46 @@ class MarketService:
             raise NoMarketData(f"No data for {symbol} on {exchange} yet.")
         return refreshed, None
 
+    def defer(self, exchange: str, symbol: str, *, until: int, reason: str) -> None:
+        """Do not ask ``exchange`` to refresh ``symbol`` before ``until`` (Unix ms): the
+        scheduler's backoff after a failed refresh; requests meanwhile get cached data."""
+        self._failed[(exchange, symbol)] = (until, reason)
+
     async def view(self, query: str, range_: Range, choice: str) -> MarketView:
-        """The analysis of ``query`` over ``range_`` on ``choice`` (an exchange id or "all")."""
+        """The analysis of ``query`` over ``range_`` on ``choice`` (an exchange id or "all").
+
+        With several exchanges, one that has no data at all and cannot be reached is left
+        out with a note (the others still answer); with none left, its error is raised.
+        """
         symbol, exchanges = await self.resolve(query, self.select(choice))
-        fresh, brackets = await asyncio.gather(
-            asyncio.gather(*(self._fresh(ex, symbol, range_.ms) for ex in exchanges)),
+        results, brackets = await asyncio.gather(
+            asyncio.gather(
+                *(self._fresh(ex, symbol, range_.ms) for ex in exchanges),
+                return_exceptions=True,
+            ),
             self.brackets(symbol, exchanges),
         )
+        fresh: list[tuple[int, str | None]] = []
+        kept: list[str] = []
+        missing: list[str] = []
+        for ex, result in zip(exchanges, results, strict=True):
+            if isinstance(result, UnknownSymbol) or not isinstance(result, MarketError | tuple):
+                raise result  # a bad query, or a bug: never hidden
+            if isinstance(result, MarketError):
+                if len(exchanges) == 1:
+                    raise result
+                log.warning("%s %s left out of the view: %s", ex, symbol, result)
+                missing.append(ex)
+                continue
+            fresh.append(result)
+            kept.append(ex)
+        if not kept:
+            raise next(r for r in results if isinstance(r, MarketError))
+        exchanges = tuple(kept)
         version = tuple((ex, last) for ex, (last, _) in zip(exchanges, fresh, strict=True))
-        notes = tuple(note for _, note in fresh if note)
+        notes = tuple(note for _, note in fresh if note) + tuple(
+            f"{ex}: no data yet (unreachable)" for ex in missing
+        )
         pending = tuple(ex for ex in exchanges if (ex, symbol) not in self._brackets)
         key = ("analysis", symbol, range_.label, exchanges, version, pending)
         analysis = await self._analyses.get(

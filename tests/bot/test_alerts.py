@@ -15,7 +15,9 @@ from bot.alerts import (
     AlertInputs,
     RuleState,
     evaluate,
+    merge_prints,
     rule_params,
+    summed_open_interest,
 )
 from bot.config import AlertSettings
 from core.models import LiquidationPrints, MarketSeries, Side
@@ -228,3 +230,51 @@ def test_event_key_and_json_round_trip() -> None:
     assert event is not None
     assert AlertEvent.from_json(event.to_json()) == event
     assert event.key("telegram", "-100") != event.key("telegram", "-101")
+
+
+# --- one market on several venues ---------------------------------------------------------
+
+
+def _prints(times: list[int], notional: float) -> LiquidationPrints:
+    n = len(times)
+    return LiquidationPrints(
+        times=np.array(times, np.int64),
+        sides=np.full(n, int(Side.LONG), np.int8),
+        prices=np.full(n, 100.0),
+        notionals=np.full(n, notional),
+    )
+
+
+def _oi_series(times: list[int], oi: list[float] | None) -> MarketSeries:
+    n = len(times)
+    ones = np.ones(n)
+    return MarketSeries(
+        timestamps=np.array(times, np.int64),
+        open=ones,
+        high=ones,
+        low=ones,
+        close=ones,
+        volume=ones,
+        open_interest=None if oi is None else np.array(oi),
+    )
+
+
+def test_merged_prints_are_time_sorted_and_keep_every_print() -> None:
+    a, b = _prints([1, 5, 9], 10.0), _prints([2, 5, 7], 3.0)
+    merged = merge_prints([a, b])
+    assert merged is not None
+    assert merged.times.tolist() == [1, 2, 5, 5, 7, 9]
+    assert merged.notionals.sum() == a.notionals.sum() + b.notionals.sum()
+    assert merge_prints([a]) is a and merge_prints([]) is None
+
+
+def test_open_interest_is_summed_on_common_candles_and_a_gap_stays_a_gap() -> None:
+    a = _oi_series([0, 1, 2, 3], [10.0, 11.0, float("nan"), 13.0])
+    b = _oi_series([1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0])
+    no_oi = _oi_series([0, 1, 2, 3, 4], None)  # a venue without OI is left out, not a zero
+    total = summed_open_interest([a, no_oi, b])
+    assert total is not None and total.open_interest is not None
+    assert total.timestamps.tolist() == [1, 2, 3]
+    assert total.open_interest[0] == 12.0 and total.open_interest[2] == 16.0
+    assert np.isnan(total.open_interest[1])
+    assert summed_open_interest([no_oi]) is None and summed_open_interest([b]) is b
