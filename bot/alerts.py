@@ -37,7 +37,9 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from bot.commands.reply import Image, Reply
 from bot.service import ChartKind
+from core.charts.format import human_duration
 from core.models import LiquidationPrints, MarketSeries
 from core.results import Analysis
 
@@ -49,6 +51,7 @@ __all__ = [
     "Check",
     "RuleKind",
     "RuleState",
+    "alert_reply",
     "evaluate",
     "merge_prints",
     "rule_params",
@@ -386,3 +389,25 @@ def evaluate(
     if not prev.armed and check.rearm:
         return RuleState(armed=True, since=a.as_of), None
     return prev, None
+
+
+def alert_reply(
+    event: AlertEvent,
+    *,
+    silent: bool = False,
+    png: bytes | None = None,
+    range_label: str | None = None,
+) -> Reply:
+    """The pushed message of an alert (template ``alert``), with its chart if rendered."""
+    images: tuple[Image, ...] = ()
+    if png is not None:
+        base = event.symbol.partition("/")[0].lower()
+        images = (Image(f"{base}-{event.rule}-alert.png", png, f"{event.symbol} {event.rule}"),)
+    window = human_duration(int(event.numbers.get("window_ms", 0)))
+    context: dict[str, Any] = {
+        **event.to_json(),
+        "silent": silent,
+        "window": window,
+        "range": range_label,
+    }
+    return Reply("alert", context, images, silent=silent)

@@ -39,19 +39,18 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bot.alerts import (
     RULES,
     AlertEvent,
     AlertInputs,
+    alert_reply,
     evaluate,
     merge_prints,
     rule_params,
     summed_open_interest,
 )
 from bot.commands.parsing import RANGES, Range
-from bot.commands.reply import Image, Reply
 from bot.config import AlertSettings
 from bot.market.errors import MarketError, TemporaryMarketError
 from bot.outlets import (
@@ -63,7 +62,6 @@ from bot.outlets import (
 )
 from bot.service import MarketService, MarketView, RefreshFn
 from bot.subscriptions import Subscriptions
-from core.charts.format import human_duration
 from core.models import LiquidationPrints, MarketSeries
 
 __all__ = ["CycleCallback", "JobStats", "MarketUpdate", "Scheduler", "alert_reply"]
@@ -118,36 +116,6 @@ class _Counters:
     overlaps: int = 0
 
 
-def alert_reply(
-    event: AlertEvent,
-    *,
-    silent: bool = False,
-    png: bytes | None = None,
-    range_label: str | None = None,
-) -> Reply:
-    """The pushed message of an alert (template ``alert``), with its chart if rendered."""
-    images: tuple[Image, ...] = ()
-    if png is not None:
-        base = event.symbol.partition("/")[0].lower()
-        images = (Image(f"{base}-{event.rule}-alert.png", png, f"{event.symbol} {event.rule}"),)
-    window = human_duration(int(event.numbers.get("window_ms", 0)))
-    context: dict[str, Any] = {
-        **event.to_json(),
-        "silent": silent,
-        "window": window,
-        "range": range_label,
-    }
-    return Reply("alert", context, images, silent=silent)
-
-
-async def _default_refresh(
-    source: Any, store: Any, symbol: str, timeframe: str, lookback_ms: int, now_ms: int
-) -> object:
-    from bot.market.refresh import refresh_series
-
-    return await refresh_series(source, store, symbol, timeframe, lookback_ms, now_ms)
-
-
 class Scheduler:
     """Periodic refresh, alert evaluation and fan-out (see the module docstring)."""
 
@@ -183,7 +151,7 @@ class Scheduler:
         self.clock = clock or service.clock
         self.sleep = sleep
         self.rng = rng or random.Random()
-        self._refresh = refresh or _default_refresh
+        self._refresh = refresh or service.refresh
         self.on_cycle = list(on_cycle)
         self.jobs: dict[tuple[str, str], JobStats] = {}
         self.counters = _Counters()

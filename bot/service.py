@@ -164,7 +164,9 @@ class MarketService:
         self.refresh_every_ms = refresh_every_ms
         self.lookback_ms = lookback_ms
         self.engine: Engine = engine if engine is not None else CoreEngine()
-        self._refresh = refresh if refresh is not None else _default_refresh
+        #: how one market is brought up to date (candles, order book, liquidation prints);
+        #: the scheduler refreshes through the same function
+        self.refresh = refresh if refresh is not None else _default_refresh
         self.clock = clock
         self.style = style
         self.size = size
@@ -248,7 +250,7 @@ class MarketService:
         try:
             await self._refreshes.get(
                 ("refresh", exchange, symbol),
-                lambda: self._refresh(source, self.store, symbol, self.timeframe, lookback, now),
+                lambda: self.refresh(source, self.store, symbol, self.timeframe, lookback, now),
             )
         except UnknownSymbol:
             raise

@@ -558,3 +558,17 @@ async def test_a_restarted_scheduler_does_not_repeat_the_aggregated_alert() -> N
     await again.run(cycles=3)
     assert outlet_again.sent == []
     assert subs.alert_counts() == {"delivered": 1}
+
+
+async def test_the_scheduler_refreshes_the_order_book_and_prints_too() -> None:
+    """The cascade walks the stored book and the prints rule reads stored prints: a cycle
+    must bring both up to date, not only the candles."""
+    clock = FakeClock()
+    scheduler, subs, _ = setup(clock)
+    subs.subscribe("telegram", "1", BTC, ["imbalance"])
+    await scheduler.run_once()
+    store = subs.store
+    book = store.load_book("sim", BTC)
+    assert book is not None
+    assert len(book.bid_prices) > 0
+    assert len(store.load_prints("sim", BTC)) > 0
