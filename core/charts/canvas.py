@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
+from matplotlib.typing import LegendLocType
 from PIL import Image
 
 from core.charts.errors import ChartError
@@ -44,6 +46,7 @@ __all__ = [
     "dollar_formatter",
     "draw_footer",
     "draw_header",
+    "draw_legend",
     "draw_no_data",
     "encode_png",
     "figure_rgb",
@@ -252,6 +255,20 @@ def draw_footer(page: Page, text: str) -> None:
         color=pal.muted,
         va="bottom",
     )
+
+
+def draw_legend(page: Page, ax: Axes, handles: Sequence[Artist], loc: LegendLocType) -> None:
+    """A legend in the page's style, above every plotted layer."""
+    pal, fonts = page.style.palette, page.style.fonts
+    legend = ax.legend(
+        handles=list(handles),
+        loc=loc,
+        fontsize=fonts.tick,
+        facecolor=pal.label_bg,
+        edgecolor=pal.grid,
+        labelcolor=pal.text,
+    )
+    legend.set_zorder(9)
 
 
 def draw_no_data(page: Page, ax: Axes, reason: str) -> None:

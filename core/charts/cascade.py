@@ -24,6 +24,7 @@ from core.charts.canvas import (
     dollar_formatter,
     draw_footer,
     draw_header,
+    draw_legend,
     draw_no_data,
     figure_to_png,
     footer_text,
@@ -253,22 +254,13 @@ def _build(a: Analysis, direction: int, style: str, size: tuple[int, int]) -> Pa
     ax.set_ylabel(
         "cumulative forced notional", color=pal.muted, fontsize=fonts.tick, fontfamily="DejaVu Sans"
     )
-    legend = ax.legend(
-        handles=[
-            Patch(
-                facecolor=side_color,
-                alpha=0.3,
-                label=f"estimated {'short' if direction == 1 else 'long'} liquidations "
-                "per price bin (shape, own scale)",
-            )
-        ],
-        loc="center left" if direction == 1 else "center right",
-        fontsize=fonts.tick,
-        facecolor=pal.label_bg,
-        edgecolor=pal.grid,
-        labelcolor=pal.text,
+    bars = Patch(
+        facecolor=side_color,
+        alpha=0.3,
+        label=f"estimated {'short' if direction == 1 else 'long'} liquidations "
+        "per price bin (shape, own scale)",
     )
-    legend.set_zorder(9)
+    draw_legend(page, ax, [bars], "center left" if direction == 1 else "center right")
     return page
 
 

@@ -27,6 +27,7 @@ from core.charts.canvas import (
     dollar_formatter,
     draw_footer,
     draw_header,
+    draw_legend,
     draw_no_data,
     figure_rgb,
     figure_to_png,
@@ -155,16 +156,7 @@ def draw_map(page: Page, ax: Axes, a: Analysis, *, compact: bool = False) -> Axe
         Patch(facecolor=pal.long, label="longs (liquidated on a fall)"),
         Line2D([], [], color=pal.muted, linewidth=2.4, label="cumulative (right axis)"),
     ]
-    legend = ax.legend(
-        handles=handles,
-        loc="upper left",
-        frameon=True,
-        fontsize=fonts.tick,
-        facecolor=pal.label_bg,
-        edgecolor=pal.grid,
-        labelcolor=pal.text,
-    )
-    legend.set_zorder(9)
+    draw_legend(page, ax, handles, "upper left")
     return cum
 
 

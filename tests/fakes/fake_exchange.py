@@ -203,16 +203,24 @@ class FakeExchange:
         idx = np.flatnonzero((closes % _PERIOD_MS[period] == 0) & (closes >= lo) & (closes <= hi))
         return m, idx[-limit:]
 
-    async def _binance_oi(self, r: web.Request) -> web.Response:
+    def _xrp_stats(
+        self, r: web.Request, period_key: str, default_limit: int, max_limit: int
+    ) -> tuple[RecordedMarket, np.ndarray] | None:
+        """Binance/Bybit stats paging (startTime, endTime, limit); recorded for XRPUSDT only."""
         q = r.query
-        got = self._stats(
+        if q["symbol"] != "XRPUSDT":
+            return None
+        return self._stats(
             r,
-            q["period"],
+            q[period_key],
             int(q.get("startTime", 0)),
             int(q.get("endTime", 2**62)),
-            min(int(q.get("limit", 30)), 500),
+            min(int(q.get("limit", default_limit)), max_limit),
         )
-        if got is None or q["symbol"] != "XRPUSDT":
+
+    async def _binance_oi(self, r: web.Request) -> web.Response:
+        got = self._xrp_stats(r, "period", 30, 500)
+        if got is None:
             return _json([])
         m, idx = got
         return _json([
@@ -223,15 +231,8 @@ class FakeExchange:
         ])  # fmt: skip
 
     async def _binance_ls(self, r: web.Request) -> web.Response:
-        q = r.query
-        got = self._stats(
-            r,
-            q["period"],
-            int(q.get("startTime", 0)),
-            int(q.get("endTime", 2**62)),
-            min(int(q.get("limit", 30)), 500),
-        )
-        if got is None or q["symbol"] != "XRPUSDT":
+        got = self._xrp_stats(r, "period", 30, 500)
+        if got is None:
             return _json([])
         m, idx = got
         out = []
@@ -288,15 +289,9 @@ class FakeExchange:
 
     async def _bybit_oi(self, r: web.Request) -> web.Response:
         q = r.query
-        got = self._stats(
-            r,
-            q["intervalTime"],
-            int(q.get("startTime", 0)),
-            int(q.get("endTime", 2**62)),
-            min(int(q.get("limit", 50)), 200),
-        )
+        got = self._xrp_stats(r, "intervalTime", 50, 200)
         rows = []
-        if got is not None and q["symbol"] == "XRPUSDT":
+        if got is not None:
             m, idx = got
             rows = [
                 {
@@ -310,16 +305,9 @@ class FakeExchange:
         )
 
     async def _bybit_ls(self, r: web.Request) -> web.Response:
-        q = r.query
-        got = self._stats(
-            r,
-            q["period"],
-            int(q.get("startTime", 0)),
-            int(q.get("endTime", 2**62)),
-            min(int(q.get("limit", 50)), 500),
-        )
+        got = self._xrp_stats(r, "period", 50, 500)
         rows = []
-        if got is not None and q["symbol"] == "XRPUSDT":
+        if got is not None:
             m, idx = got
             rows = [
                 {"symbol": "XRPUSDT", "buyRatio": num(m.long_short[i] / (1 + m.long_short[i])),
