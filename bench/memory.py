@@ -53,7 +53,7 @@ async def measure(symbols: int) -> None:
             env = {**os.environ, "LIQWATCH__TELEGRAM__TOKEN": TOKEN, "MPLBACKEND": "agg"}
             started = time.perf_counter()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+                [sys.executable, "-m", "bot.app.cli", "run", "--config", str(config)],
                 env=env,
                 cwd=Path(__file__).resolve().parents[1],
             )

@@ -27,13 +27,13 @@ os.environ.setdefault("MPLBACKEND", "agg")
 # run as a script from anywhere: the checkout (for tests.fakes) goes on the path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.analysis.service import MarketService
 from bot.commands.catalog import build_commands
-from bot.commands.parsing import RANGES, Range
-from bot.commands.text import render_reply
 from bot.market.sim_source import DEFAULT_START_MS, SimSource
-from bot.service import MarketService
-from bot.store import Store
+from bot.reply import RANGES, Range
+from bot.reply.text import render_reply
+from bot.state.store import Store
 from core.models import timeframe_ms
 from tests.fakes.fake_telegram import FakeTelegram
 

@@ -1,0 +1,1 @@
+"""liqwatch: the bot around the numeric core (core/). Its packages and their layers: docs/ARCHITECTURE.md."""

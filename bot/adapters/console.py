@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.commands.registry import Commands
-from bot.commands.reply import CallContext, Reply
-from bot.commands.text import render_reply
+from bot.reply import CallContext, Reply
+from bot.reply.text import render_reply
 
 __all__ = ["CONSOLE_CONTEXT", "PROMPT", "format_reply", "run_console"]
 

@@ -19,13 +19,13 @@ import asyncio
 import difflib
 from typing import Any, Final
 
-from bot.alerts import RULE_NAMES, RULES, rule_params
+from bot.analysis.service import MarketService
 from bot.commands.parsing import parse_price, parse_symbol
-from bot.commands.reply import Reply
 from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
-from bot.config import AlertSettings
-from bot.service import MarketService
-from bot.subscriptions import ALL_RULES, ChatSetting, Mode, Subscriptions
+from bot.config.settings import AlertSettings
+from bot.notify.alerts import RULE_NAMES, RULES, rule_params
+from bot.reply import Reply
+from bot.state.subscriptions import ALL_RULES, ChatSetting, Mode, Subscriptions
 
 __all__ = ["ALERT_TEMPLATE_NAMES", "AlertCommands", "parse_rule"]
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.analysis.service import MarketService
 from bot.commands.alert_cmds import AlertCommands
 from bot.commands.info_cmds import InfoCommands
 from bot.commands.market_cmds import CommandDefaults, MarketCommands
 from bot.commands.parsing import range_for_ms
 from bot.commands.registry import Commands
 from bot.commands.throttle import Throttle
-from bot.service import MarketService
-from bot.subscriptions import Subscriptions
+from bot.state.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
-    from bot.config import AlertSettings, Settings
+    from bot.config.settings import AlertSettings, Settings
 
 __all__ = ["TEMPLATE_NAMES", "build_commands", "defaults_from_settings"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.commands.reply import Reply
+from bot.analysis.service import MarketService
 from bot.commands.spec import Call, CommandSpec
-from bot.service import MarketService
+from bot.reply import Reply
 
 __all__ = ["InfoCommands", "help_entries"]
 

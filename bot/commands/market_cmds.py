@@ -1,7 +1,7 @@
 """Market commands: /heatmap, /map, /imbalance, /levels, /cascade.
 
-Each handler asks :class:`~bot.service.MarketService` for a chart or a view and returns a
-:class:`~bot.commands.reply.Reply` whose context carries *raw numbers and result objects*;
+Each handler asks :class:`~bot.analysis.service.MarketService` for a chart or a view and returns a
+:class:`~bot.reply.Reply` whose context carries *raw numbers and result objects*;
 the templates format them (``usd``, ``price``, ``ratio`` filters) and label every model
 output "est.". Buttons re-run the command with another range or exchange, as short
 command lines that fit Telegram's 64-byte callback data.
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.commands.parsing import RANGES, Range, check_price_bounds
-from bot.commands.reply import Button, Image, Reply
+from bot.analysis.service import MarketService, MarketView
+from bot.commands.parsing import check_price_bounds
 from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
-from bot.service import ChartKind, MarketService, MarketView
+from bot.reply import RANGES, Button, ChartKind, Image, Range, Reply
 from core.charts.format import human_price
 from core.results import Cluster, DangerZone
 

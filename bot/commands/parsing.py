@@ -26,15 +26,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from bot.commands.spec import ArgumentError, CommandSpec, Param, ParamKind
+from bot.reply import RANGES, Range
 
 __all__ = [
     "MAX_PRICE_FACTOR",
     "MAX_WINDOW",
     "MIN_PRICE_FACTOR",
     "MIN_WINDOW",
-    "RANGES",
     "CommandLine",
-    "Range",
     "check_price_bounds",
     "parse_args",
     "parse_exchange",
@@ -46,9 +45,6 @@ __all__ = [
     "split_command",
 ]
 
-_HOUR: Final = 3_600_000
-_DAY: Final = 24 * _HOUR
-
 MIN_WINDOW: Final = 0.01
 MAX_WINDOW: Final = 0.50
 #: a price argument must lie within [current × MIN_PRICE_FACTOR, current × MAX_PRICE_FACTOR]
@@ -56,22 +52,6 @@ MIN_PRICE_FACTOR: Final = 0.2
 MAX_PRICE_FACTOR: Final = 5.0
 
 
-@dataclass(frozen=True)
-class Range:
-    """A look-back window for charts: its canonical label (``7d``) and length in ms."""
-
-    label: str
-    ms: int
-
-
-#: The ranges users may ask for, in menu order (buttons, help and errors list these).
-RANGES: Final[tuple[Range, ...]] = (
-    Range("12h", 12 * _HOUR),
-    Range("24h", 24 * _HOUR),
-    Range("3d", 3 * _DAY),
-    Range("7d", 7 * _DAY),
-    Range("30d", 30 * _DAY),
-)
 _RANGE_BY_TOKEN: Final[dict[str, Range]] = {
     **{r.label: r for r in RANGES},
     "1d": RANGES[1],

@@ -26,10 +26,10 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from bot.commands.parsing import parse_args, split_command
-from bot.commands.reply import CallContext, Reply
 from bot.commands.spec import ArgumentError, Call, CommandSpec
 from bot.commands.throttle import Throttle
 from bot.market.errors import MarketError, TemporaryMarketError, UnknownSymbol
+from bot.reply import CallContext, Reply
 
 __all__ = [
     "ADMIN_ONLY",

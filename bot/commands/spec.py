@@ -3,7 +3,7 @@
 The spec is the single source for parsing (:mod:`bot.commands.parsing`), the help text
 (``/help``), usage lines in error replies, and the platform menus (Telegram's
 ``set_my_commands``, Discord's command tree). Handlers receive a :class:`Call` with the
-already parsed and validated arguments and return a :class:`~bot.commands.reply.Reply`.
+already parsed and validated arguments and return a :class:`~bot.reply.Reply`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.commands.reply import CallContext, Reply
+from bot.reply import CallContext, Reply
 
 __all__ = [
     "ArgumentError",

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class SeriesStore(Protocol):
-    """The part of :class:`bot.store.Store` a refresh needs."""
+    """The part of :class:`bot.state.store.Store` a refresh needs."""
 
     def last_candle_time(self, exchange: str, symbol: str, timeframe: str) -> int | None: ...
 
@@ -33,7 +33,7 @@ class SeriesStore(Protocol):
 
 
 class MarketStore(SeriesStore, Protocol):
-    """The part of :class:`bot.store.Store` a whole-market refresh needs."""
+    """The part of :class:`bot.state.store.Store` a whole-market refresh needs."""
 
     def save_book(self, exchange: str, symbol: str, book: OrderBook) -> None: ...
 

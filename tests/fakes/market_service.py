@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from bot.analysis.service import CoreEngine
 from bot.market.errors import ExchangeUnavailable, MarketError
 from bot.market.port import SymbolIndex
-from bot.service import ChartKind, CoreEngine
+from bot.reply import ChartKind
 from core.brackets import Brackets
 from core.models import LiquidationPrints, MarketSeries, OrderBook, Snapshot
 from core.results import Analysis

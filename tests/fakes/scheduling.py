@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.commands.parsing import RANGES
-from bot.commands.reply import Platform, Reply
-from bot.config import AlertSettings
+from bot.analysis.service import MarketService
+from bot.config.settings import AlertSettings
 from bot.market.sim_source import DEFAULT_START_MS, SimSource
-from bot.scheduler import Scheduler
-from bot.service import MarketService
-from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.notify.scheduler import Scheduler
+from bot.reply import RANGES, Platform, Reply
+from bot.state.store import Store
+from bot.state.subscriptions import Subscriptions
 from tests.fakes.clock import FakeClock as BaseClock
 
 __all__ = ["BTC", "MINUTE", "NO_COOLDOWN", "START", "FakeClock", "FakeOutlet", "setup"]

@@ -1,0 +1,1 @@
+"""Entry points: the `liqwatch` command line (the composition root), start-up checks, the offline demo, logging."""

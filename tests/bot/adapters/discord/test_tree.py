@@ -1,0 +1,53 @@
+"""Slash commands generated from command specs: options, choices, admin rights, lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.adapters.discord.lib import app_commands, discord
+from bot.adapters.discord.tree import app_command, command_line, suggest_symbols
+from bot.commands.spec import CommandSpec, Param
+from bot.reply import RANGES
+
+
+async def _noop(*_: Any) -> None:
+    return None
+
+
+SPEC = CommandSpec(
+    "report",
+    "A report " + "x" * 200,
+    (
+        Param("symbol", "symbol", required=True, help="market"),
+        Param("range", "range"),
+        Param("exchange", "exchange"),
+        Param("style", "text", choices=("dark", "light")),
+    ),
+    admin=True,
+)
+
+
+async def test_options_follow_the_spec() -> None:
+    command = app_command(SPEC, _noop, exchanges=("binanceusdm", "bybit"), symbols=None)
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    payload = command.to_dict(tree)
+    assert len(payload["description"]) <= 100
+    options = {o["name"]: o for o in payload["options"]}
+    assert list(options) == ["symbol", "range", "exchange", "style"]
+    assert options["symbol"]["required"] and not options["range"]["required"]
+    assert [c["value"] for c in options["range"]["choices"]] == [r.label for r in RANGES]
+    assert [c["value"] for c in options["exchange"]["choices"]] == ["binanceusdm", "bybit", "all"]
+    assert [c["value"] for c in options["style"]["choices"]] == ["dark", "light"]
+    assert command.default_permissions == discord.Permissions(manage_guild=True)
+
+
+def test_command_line_keeps_spec_order_and_skips_omitted() -> None:
+    values = {"style": "dark", "symbol": "ETH", "exchange": None}
+    assert command_line("report", SPEC.params, values) == "/report ETH dark"
+
+
+def test_suggestions_prefer_prefix_matches() -> None:
+    symbols = ["BTC/USDT:USDT", "ETH/USDT:USDT", "WBTC/USDT:USDT", "SOL/USDT:USDT"]
+    assert suggest_symbols(symbols, "bt") == ["BTC", "WBTC"]
+    assert suggest_symbols(symbols, "") == ["BTC", "ETH", "SOL", "WBTC"]
+    assert suggest_symbols(symbols, "btcusdt") == ["BTC", "WBTC"]
