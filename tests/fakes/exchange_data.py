@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from core.models import FloatArray, IntArray, timeframe_ms
+from tests.paths import SHARED_DATA
 
 __all__ = [
     "DATA_DIR",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 #: ``../shared/data`` beside the checkout (CI has it there too).
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA_DIR = SHARED_DATA
 XRP_DIR = "freqtrade-xrp"
 
 

@@ -11,8 +11,9 @@ from PIL import Image
 from bot.app.cli import main
 from bot.app.demo import run_demo
 from bot.notify.threads import x_length
+from tests.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 
 
 def test_demo_writes_charts_and_numbers(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.fakes.fake_exchange import FakeExchange, fake_exchange
 from tests.fakes.fake_telegram import FakeTelegram
+from tests.paths import REPO_ROOT
 
 __all__ = ["fake_exchange"]  # the fixture, used by name
 
@@ -75,7 +76,7 @@ def _bot(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=REPO_ROOT,
         )
     try:
         yield proc
@@ -218,7 +219,7 @@ def _run_without_secrets(config: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         env={k: v for k, v in os.environ.items() if not k.startswith("LIQWATCH__")},
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO_ROOT,
         check=False,
     )
 

@@ -23,8 +23,9 @@ from bot.config.settings import (
     parse_duration,
 )
 from core.models import TIMEFRAME_MS
+from tests.paths import REPO_ROOT
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+EXAMPLE = REPO_ROOT / "config.example.toml"
 TG_TOKEN = "123456789:AAF-telegram-secret-value_xyz"
 DC_TOKEN = "discord.bot-token.secret-value"
 WEBHOOK = "https://discord.com/api/webhooks/42/webhook-token-secret-abcdefgh"

@@ -19,8 +19,9 @@ import pytest
 from bot.state.sqlite import StoreError, migrate, open_connection
 from bot.state.store import MIGRATIONS, MarketStatus, Store
 from core.models import LiquidationPrints, MarketSeries, OrderBook, Side
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 MINUTE = 60_000
 OPTIONAL = ("taker_buy_volume", "open_interest", "funding_rate", "long_short_ratio")
 
