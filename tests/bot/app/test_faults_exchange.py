@@ -156,21 +156,21 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
     first = (bot.clock() - LOOKBACK) // CANDLE * CANDLE
 
     # healthy start: the whole look-back once, then one request per cycle
-    await bot.notify.scheduler.run(cycles=2)
+    await bot.scheduler.run(cycles=2)
     assert bot.job.last_error is None
     np.testing.assert_array_equal(bot.stored_times(), _served(first, bot.fetched_at(), None))
 
     # 429 with Retry-After: the pause asked for is honoured, the cycle still succeeds
     bot.fake.fail(KLINES, "429", retry_after=7)
     mark = len(bot.fake.log)
-    await bot.notify.scheduler.run(cycles=1)
+    await bot.scheduler.run(cycles=1)
     assert len(bot.klines_since(mark)) == 2 and 7.0 in bot.sleeps.seconds
     assert bot.job.consecutive_failures == 0
 
     # a 503 burst shorter than the retry budget is absorbed inside one cycle
     bot.fake.fail(KLINES, "500", times=2)
     mark = len(bot.fake.log)
-    await bot.notify.scheduler.run(cycles=1)
+    await bot.scheduler.run(cycles=1)
     assert len(bot.klines_since(mark)) == 3 and bot.job.last_error is None
     healthy_last = int(bot.stored_times()[-1])
     text, _ = await bot.ask("/status")
@@ -182,7 +182,7 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
     for kind, shown in (("500", "unavailable"), ("timeout", "timed out"), ("malformed", "error")):
         bot.fake.fail(KLINES, kind, times=3)
         before = bot.job.failures
-        await bot.notify.scheduler.run(cycles=1)  # nothing escapes the scheduler
+        await bot.scheduler.run(cycles=1)  # nothing escapes the scheduler
         assert bot.job.failures == before + 1
         assert shown in (bot.job.last_error or "").lower()
         text, _ = await bot.ask("/status")
@@ -205,7 +205,7 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
     # recovery starts with an empty page: no invented candles, no crash
     bot.fake.fail(KLINES, "empty")
     mark = len(bot.fake.log)
-    await bot.notify.scheduler.run(cycles=1)
+    await bot.scheduler.run(cycles=1)
     queries = bot.klines_since(mark)
     assert queries and all(int(q["startTime"]) == healthy_last for q in queries)
     stored = bot.stored_times()
@@ -216,7 +216,7 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
     for _ in range(3):
         last = int(bot.stored_times()[-1])
         mark = len(bot.fake.log)
-        await bot.notify.scheduler.run(cycles=1)
+        await bot.scheduler.run(cycles=1)
         queries = bot.klines_since(mark)
         assert len(queries) == 1 and int(queries[0]["startTime"]) == last
     assert bot.job.last_error is None and bot.job.consecutive_failures == 0
@@ -233,10 +233,10 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
 async def test_a_watched_name_and_a_subscription_are_one_job(bot: Bot) -> None:
     """``watch=["XRP"]`` and a subscription to ``XRP/USDT:USDT`` refresh the market once
     (markets loaded before the first cycle, as ``liqwatch run`` does)."""
-    await bot.analysis.service.sources[EXCHANGE].load()
-    bot.notify.scheduler.subs.subscribe("telegram", "5001", XRP, ["imbalance"])
-    await bot.notify.scheduler.run(cycles=3)
-    assert list(bot.notify.scheduler.jobs) == [(EXCHANGE, XRP)]
+    await bot.service.sources[EXCHANGE].load()
+    bot.scheduler.subs.subscribe("telegram", "5001", XRP, ["imbalance"])
+    await bot.scheduler.run(cycles=3)
+    assert list(bot.scheduler.jobs) == [(EXCHANGE, XRP)]
     assert bot.fake.requests[KLINES] == 3
-    (status,) = bot.state.store.market_status()
+    (status,) = bot.store.market_status()
     assert status.symbol == XRP and status.last_fetch_at is not None
