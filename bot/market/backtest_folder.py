@@ -53,6 +53,7 @@ import numpy as np
 
 from bot.market import _backtest_checks as checks
 from bot.market._backtest_checks import BacktestFolderError, Problem
+from bot.market._backtest_oi import with_open_interest
 from core.models import TIMEFRAME_MS, LiquidationPrints, MarketSeries, Side, timeframe_ms
 from core.scoring import RealLiquidations
 
@@ -113,7 +114,8 @@ def _read_meta(folder: Path, notes: list[str]) -> BacktestMeta:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise Problem(f"meta.json:{e.lineno}: not valid JSON ({e.msg}) — fix the syntax") from None
+        where = f"meta.json:{e.lineno}"
+        raise Problem(f"{where}: not valid JSON ({e.msg}) — fix the syntax") from None
     if not isinstance(raw, dict):
         raise Problem('meta.json:1: expected a JSON object — write {"exchange": …, …}')
     for key in ("exchange", "symbol", "timeframe"):
@@ -140,6 +142,14 @@ def _read_meta(folder: Path, notes: list[str]) -> BacktestMeta:
         description=str(raw.get("description", "")),
         provenance=provenance,
     )
+
+
+_FILES = ("meta.json", "candles.csv", "open_interest.csv", "liquidations.csv", "prints.csv")
+
+
+def _file_order(problem: str) -> int:
+    name = problem.split(":", 1)[0]
+    return _FILES.index(name) if name in _FILES else len(_FILES)
 
 
 def read_backtest_folder(
@@ -173,26 +183,27 @@ def read_backtest_folder(
             return None
 
     meta = attempt(_read_meta, folder, notes)
-    candles = attempt(checks.read_table, folder, "candles.csv", checks.CANDLE_COLS)
+    candles = attempt(checks.read_table, folder, "candles.csv", checks.CANDLE_COLS[:6])
     oi = attempt(checks.read_table, folder, "open_interest.csv", ("time_ms",))
     liq = attempt(checks.read_table, folder, "liquidations.csv", checks.LIQ_COLS)
-    liq_prints: LiquidationPrints | None = None
-    if (folder / "prints.csv").is_file():
+    has_prints = (folder / "prints.csv").is_file()
+    table = None
+    if has_prints:
         table = attempt(checks.read_table, folder, "prints.csv", checks.PRINT_COLS)
-        liq_prints = None if table is None else attempt(checks.print_rows, table, notes)
-    else:
-        notes.append("prints.csv: absent (optional)")
     series: MarketSeries | None = None
     real: RealLiquidations | None = None
     if meta is not None and candles is not None:
         tf = timeframe_ms(meta.timeframe)
         series = attempt(checks.candle_series, candles, tf, notes)
         if series is not None and oi is not None:
-            series = attempt(checks.with_open_interest, series, oi, tf, oi_fill, check_units, notes)
+            series = attempt(with_open_interest, series, oi, tf, oi_fill, check_units, notes)
         if series is not None and liq is not None:
             real = attempt(checks.real_bars, liq, series, tf, notes)
+    liq_prints = None if table is None else attempt(checks.print_rows, table, notes)
+    if not has_prints:
+        notes.append("prints.csv: absent (optional)")
     if problems:
-        raise BacktestFolderError(problems)
+        raise BacktestFolderError(sorted(problems, key=_file_order))
     assert meta is not None and series is not None and real is not None
     return BacktestFolder(folder, meta, series, real, liq_prints, tuple(notes))
 
@@ -240,7 +251,7 @@ def write_backtest_folder(
         lines.append(f"{int(s.timestamps[i])},{','.join(map(_num, cells))},{tb}")
     (folder / "candles.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     col = "open_interest_usd" if oi_unit == "usd" else "open_interest"
-    oi = s.open_interest * s.close if oi_unit == "usd" else s.open_interest
+    oi = series.open_interest * s.close if oi_unit == "usd" else series.open_interest
     lines = [f"time_ms,{col}"]
     lines += [
         f"{int(t) + tf},{_num(v)}" for t, v in zip(s.timestamps, oi, strict=True) if np.isfinite(v)
