@@ -2,13 +2,17 @@
 
 Everything random that does not depend on the realised price is drawn up front, from
 two independent streams of one seed (market shocks, traders), so the run is deterministic
-and a change to the trader mix leaves the exogenous shocks alone.
+and a change to the trader mix leaves the exogenous shocks alone. A third stream, drawn only
+when a scenario asks for passive closes, picks which closes make no taker trade, so the
+scenarios without them reproduce their runs bit for bit.
 
 Per candle ``t`` (open = previous close):
 
 1. **Exogenous move.** Log return = drift + noise + jump (− mean reversion toward the start
    price); high and low are sampled exactly as the extremes of a Brownian bridge.
-2. **Voluntary closes.** Positions whose pre-drawn holding time ends at ``t`` close.
+2. **Voluntary closes.** Positions whose pre-drawn holding time ends at ``t`` close
+   (memoryless: a geometric number of candles with mean ``*_hold_days``). A share
+   ``close_taker_share`` of them are taker trades; the others add no volume.
 3. **Forced closes.** Open shorts whose liquidation price is <= high and longs whose
    liquidation price is >= low are force-closed at their liquidation price. Their market
    orders (shorts buy, longs sell) walk the depth ``D(v) = depth_1pct · (v / 1 %)^β`` and
@@ -18,6 +22,10 @@ Per candle ``t`` (open = previous close):
 4. **Opens.** New positions enter near the close (within ``ENTRY_BAND`` and the candle
    range), so every new long's liquidation price is below the close and every short's
    above; they are at risk from the next candle on (the engine's convention too).
+5. **Volume.** Taker volume is the voluntary closes that are taker trades, the forced
+   closes, the opens and background volume that opens nothing; the background's taker-buy
+   share is ``1/2 + background_lean · (s − 1/2) + noise`` (``s``: the long share of the
+   candle's opened quantity).
 """
 
 from __future__ import annotations
@@ -231,6 +239,7 @@ def run(
     log_u_high = np.log1p(-market_rng.random(n))  # ln U, U in (0, 1]
     log_u_low = np.log1p(-market_rng.random(n))
     background_noise = market_rng.standard_normal(n)
+    lean = scenario.background_lean
 
     # -- accounts: who opens when, on which side, how big, how levered, for how long --
     expected = scenario.accounts_per_hour * days * 24
@@ -256,7 +265,16 @@ def run(
     mean_notional = (
         notional_scale * scenario.notional_median * math.exp(scenario.notional_sigma**2 / 2)
     )
-    background_notional = scenario.background_volume_ratio * expected * mean_notional
+    # Per candle: ratio x the expected opened notional. Legacy runs (background_exact off)
+    # count the account-merge factor twice when accounts are merged; kept bit for bit.
+    per_account = mean_notional / notional_scale if scenario.background_exact else mean_notional
+    background_notional = scenario.background_volume_ratio * expected * per_account
+
+    # Voluntary closes that are taker trades (all of them unless the scenario says otherwise).
+    taker_close: NDArray[np.bool_] | None = None
+    if scenario.close_taker_share < 1.0:
+        close_rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC105E]))
+        taker_close = close_rng.random(len(sides)) < scenario.close_taker_share
 
     book = _Book(sides, notionals, leverages, n)
     book.open(slice(0, k0), init_entry, brackets)
@@ -293,12 +311,19 @@ def run(
         )
         # Taker flow: opening a long, closing a short and a short's liquidation buy.
         background = background_notional * math.exp(0.4 * background_noise[t]) / typical
+        closer_sides = sides[voluntary]
+        if taker_close is not None:
+            taker = taker_close[voluntary]
+            vq, closer_sides = vq[taker], closer_sides[taker]
+        opened_long = nq[sides[ids] > 0].sum()
+        buy_share = 0.5 + 0.08 * math.tanh(shocks[t])
+        if lean != 0.0:
+            opened = nq.sum()
+            lean_of = opened_long / opened - 0.5 if opened > 0 else 0.0
+            buy_share = min(1.0, max(0.0, buy_share + lean * lean_of))
         volume[t] = vq.sum() + short_base + long_base + nq.sum() + background
         taker_buy[t] = (
-            vq[sides[voluntary] < 0].sum()
-            + short_base
-            + nq[sides[ids] > 0].sum()
-            + background * (0.5 + 0.08 * math.tanh(shocks[t]))
+            vq[closer_sides < 0].sum() + short_base + opened_long + background * buy_share
         )
         price = close
 

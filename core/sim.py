@@ -13,11 +13,19 @@ taker-buy volume, open interest (base units), funding rate, long/short account r
 order book at the end and the liquidation prints — plus the truth: every position ever
 open (:class:`PositionLedger`), the open ones at any candle (:meth:`SimMarket.positions_at`)
 and their liquidation map (:meth:`SimMarket.true_map`).
+
+Open interest in either unit: :attr:`SimMarket.snapshot` always holds it in base units, as
+:class:`~core.models.MarketSeries` documents. :attr:`SimMarket.source_snapshot` is what the
+scenario's *source* publishes: the same snapshot, except that with ``oi_unit="usd"`` its
+open interest is the quote value ``base × close`` (:attr:`SimMarket.open_interest_usd`) —
+wrong on purpose, and still a valid series (nothing in a series can tell the unit), so the
+input layer's unit check can be tested on it. Feed ``source_snapshot`` to whatever is under
+test; keep ``snapshot`` for the truth.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -138,6 +146,26 @@ class SimMarket:
     @property
     def series(self) -> MarketSeries:
         return self.snapshot.series
+
+    @property
+    def open_interest_usd(self) -> FloatArray:
+        """Open interest as its quote value at each candle's close: base units × close."""
+        oi = self.series.open_interest
+        assert oi is not None  # the sim always fills it
+        out: FloatArray = oi * self.series.close
+        return out
+
+    @property
+    def source_snapshot(self) -> Snapshot:
+        """The snapshot as the scenario's source publishes it (open interest in ``oi_unit``).
+
+        ``snapshot`` itself when ``oi_unit`` is ``"base"``; with ``"usd"`` a copy whose
+        ``open_interest`` is :attr:`open_interest_usd` (see the module docstring).
+        """
+        if self.scenario.oi_unit == "base":
+            return self.snapshot
+        series = replace(self.series, open_interest=self.open_interest_usd)
+        return replace(self.snapshot, series=series)
 
     def _index(self, index: int) -> int:
         n = len(self.series)

@@ -7,14 +7,36 @@ means the same market at any candle length.
 
 The leverage mix is the *true* one. The estimation engine always assumes its own default
 weights, so scenarios with a different mix (``high-leverage``) test its blind spots honestly.
+
+The first five scenarios (``seed``, ``balanced``, ``long-heavy``, ``high-leverage``,
+``chop``) share the model's own assumptions: positions live for days, so open interest
+only falls when they close; the volume that opens nothing is balanced, so the net taker
+flow is the opened flow; every close is a taker trade. The others each break one of those
+assumptions (``independent`` several at once), so a model fitted to the first five does not
+score well by construction:
+
+* **churn** (short ``long_hold_days``/``short_hold_days``, see :func:`hold_days`, with
+  :func:`steady_accounts_per_hour` new accounts replacing the closed ones): the book turns
+  over in hours while open interest stays flat;
+* **leaning background volume** (``background_lean``): the volume that opens nothing buys
+  when the openers buy, so taker flow overstates the opened side;
+* **closes without a taker trade** (``close_taker_share`` < 1): a close done with a limit
+  order (or matched against another trader's open) adds no taker volume;
+* **leverage mixes** lighter and heavier than the model's default, or concentrated on 20-50x;
+* **open interest in USD at the source** (``oi_unit="usd"``): the market is the same, but
+  :attr:`core.sim.SimMarket.source_snapshot` publishes open interest as its quote value, as
+  a misconfigured source would — for tests of the input layer's unit check.
+
+Every field added for these has a default that reproduces the first five bit for bit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Literal
 
 from core.models import ModelError
 
@@ -22,9 +44,16 @@ __all__ = [
     "DEFAULT_LEVERAGE_TIERS",
     "DEFAULT_LEVERAGE_WEIGHTS",
     "SCENARIOS",
+    "OiUnit",
     "Scenario",
+    "hold_days",
     "resolve_scenario",
+    "steady_accounts_per_hour",
 ]
+
+#: Unit of the open interest a scenario's source publishes: base asset (the
+#: :class:`~core.models.MarketSeries` contract) or its USD(T) value (a source in the wrong unit).
+OiUnit = Literal["base", "usd"]
 
 #: The engine's default leverage mix: 5x 15 %, 10x 30 %, 25x 25 %, 50x 20 %, 100x 10 %.
 DEFAULT_LEVERAGE_TIERS: Final = (5.0, 10.0, 25.0, 50.0, 100.0)
@@ -67,6 +96,19 @@ class Scenario:
     depth_exponent: float = 1.0  # cumulative depth D(v) = depth_1pct * (v / 1 %) ** exponent
     impact_persistence: float = 0.25  # share of the forced-flow impact that stays in the close
     background_volume_ratio: float = 1.5  # non-OI volume per candle / expected opening notional
+    # Taker-buy share of that background volume: 1/2 + background_lean * (s - 1/2) + noise,
+    # s the long share of the candle's opened quantity (0: balanced, > 1: leans harder than
+    # the openers themselves), clipped to [0, 1].
+    background_lean: float = 0.0
+    # True: background volume is exactly background_volume_ratio x the opened notional at
+    # any candle length. False (the first five scenarios, kept bit for bit): where accounts
+    # are merged (> MAX_ACCOUNTS_PER_CANDLE per candle, e.g. 1h candles) it is that many times more.
+    background_exact: bool = False
+    # Share of voluntary closes that are taker trades (closing a long sells, a short buys);
+    # the rest close with limit orders / against another trader's open and add no volume.
+    close_taker_share: float = 1.0
+    # -- the source --
+    oi_unit: OiUnit = "base"  # open interest as published by the source (snapshot: always base)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -100,6 +142,7 @@ class Scenario:
             "initial_open_interest",
             "initial_spread",
             "background_volume_ratio",
+            "background_lean",
         ):
             if not getattr(self, name) >= 0:
                 raise ModelError(f"scenario.{name}: must be >= 0")
@@ -107,22 +150,59 @@ class Scenario:
             raise ModelError("scenario.late_share: must be in [0, 1]")
         if not 0.0 <= self.impact_persistence <= 1.0:
             raise ModelError("scenario.impact_persistence: must be in [0, 1]")
+        if not 0.0 <= self.close_taker_share <= 1.0:
+            raise ModelError("scenario.close_taker_share: must be in [0, 1]")
+        if self.oi_unit not in ("base", "usd"):
+            raise ModelError(f"scenario.oi_unit: {self.oi_unit!r} is not 'base' or 'usd'")
 
+
+def hold_days(half_life_hours: float) -> float:
+    """Mean holding time (days) of positions that close with a half-life of ``half_life_hours``.
+
+    Voluntary closes are memoryless (geometric per candle), so half of the positions open
+    at any moment are still open ``half_life_hours`` later, whatever their age.
+    """
+    return half_life_hours / math.log(2.0) / 24.0
+
+
+def steady_accounts_per_hour(
+    open_interest_usd: float,
+    half_life_hours: float,
+    notional_median: float = 120_000.0,
+    notional_sigma: float = 1.0,
+) -> float:
+    """New accounts per hour that replace the closes and keep ``open_interest_usd`` flat.
+
+    In steady state opened notional per hour x mean holding time = open interest; the
+    defaults are :class:`Scenario`'s notional distribution.
+    """
+    mean_notional = notional_median * math.exp(notional_sigma**2 / 2.0)
+    return open_interest_usd / (hold_days(half_life_hours) * 24.0) / mean_notional
+
+
+_CHURN_HALF_LIFE_H: Final = 6.0
+_INDEPENDENT_HALF_LIFE_H: Final = 8.0
+_PASSIVE_HALF_LIFE_H: Final = 24.0
+
+_SEED: Final = Scenario(
+    name="seed",
+    description="Shorts pile in while price grinds up, then dips: a short-liquidation wall 5-15 % above, thin longs below.",
+    drift_per_day=0.015,
+    vol_per_day=0.012,
+    late_drift_per_day=-0.05,
+    late_share=0.08,
+    jumps_per_day=0.3,
+    long_share=0.07,
+    initial_long_share=0.3,
+    long_hold_days=3.0,
+    short_hold_days=6.0,
+)
+#: Leverage concentrated on 20x-50x (90 %), between the model's default tiers.
+_MID_TIERS: Final = (10.0, 20.0, 30.0, 40.0, 50.0, 75.0)
+_MID_WEIGHTS: Final = (0.05, 0.30, 0.25, 0.15, 0.20, 0.05)
 
 _ALL: Final = (
-    Scenario(
-        name="seed",
-        description="Shorts pile in while price grinds up, then dips: a short-liquidation wall 5-15 % above, thin longs below.",
-        drift_per_day=0.015,
-        vol_per_day=0.012,
-        late_drift_per_day=-0.05,
-        late_share=0.08,
-        jumps_per_day=0.3,
-        long_share=0.07,
-        initial_long_share=0.3,
-        long_hold_days=3.0,
-        short_hold_days=6.0,
-    ),
+    _SEED,
     Scenario(
         name="balanced",
         description="A plain random-walk week with as many longs as shorts opened.",
@@ -158,6 +238,81 @@ _ALL: Final = (
         jumps_per_day=0.2,
         long_hold_days=2.0,
         short_hold_days=2.0,
+    ),
+    # -- scenarios that break the model's assumptions (one each, then several at once) --
+    Scenario(
+        name="churn",
+        description="Positions close on their own with a 6 h half-life and new ones replace them: open interest flat, the book turns over.",
+        background_exact=True,
+        accounts_per_hour=steady_accounts_per_hour(5.0e9, _CHURN_HALF_LIFE_H),
+        long_hold_days=hold_days(_CHURN_HALF_LIFE_H),
+        short_hold_days=hold_days(_CHURN_HALF_LIFE_H),
+    ),
+    Scenario(
+        name="leaning-volume",
+        description="Openers lean long (60 %) and background volume, 3x the opened notional, leans with them twice as hard: taker flow overstates the opened side.",
+        background_exact=True,
+        drift_per_day=0.01,
+        long_share=0.6,
+        background_volume_ratio=3.0,
+        background_lean=2.0,
+    ),
+    Scenario(
+        name="passive-closes",
+        description="Three closes in four are limit orders that make no taker trade (1-day half-life, open interest steady); openers lean long (60 %).",
+        background_exact=True,
+        drift_per_day=0.01,
+        long_share=0.6,
+        accounts_per_hour=steady_accounts_per_hour(5.0e9, _PASSIVE_HALF_LIFE_H),
+        long_hold_days=hold_days(_PASSIVE_HALF_LIFE_H),
+        short_hold_days=hold_days(_PASSIVE_HALF_LIFE_H),
+        close_taker_share=0.25,
+    ),
+    Scenario(
+        name="light-leverage",
+        description="Traders use 2x-20x, lighter than the model's default mix: levels far from price.",
+        background_exact=True,
+        leverage_tiers=(2.0, 3.0, 5.0, 10.0, 20.0),
+        leverage_weights=(0.15, 0.20, 0.30, 0.25, 0.10),
+    ),
+    Scenario(
+        name="heavy-leverage",
+        description="Traders use 25x-125x, heavier than the model's default mix (the book and price as in balanced).",
+        background_exact=True,
+        leverage_tiers=(25.0, 50.0, 75.0, 100.0, 125.0),
+        leverage_weights=(0.15, 0.25, 0.25, 0.20, 0.15),
+    ),
+    Scenario(
+        name="mid-leverage",
+        description="Leverage concentrated on 20x-50x (90 %), between the model's tiers.",
+        background_exact=True,
+        leverage_tiers=_MID_TIERS,
+        leverage_weights=_MID_WEIGHTS,
+    ),
+    replace(
+        _SEED,
+        name="oi-usd",
+        description="The seed market bit for bit, but its source publishes open interest in USD (base x close), not base units.",
+        oi_unit="usd",
+    ),
+    Scenario(
+        name="independent",
+        description="Several at once: 8 h half-life churn, leaning background 3x, half the closes passive, 20x-50x leverage, a long-leaning uptrend that dips.",
+        background_exact=True,
+        drift_per_day=0.012,
+        late_drift_per_day=-0.04,
+        late_share=0.08,
+        vol_per_day=0.018,
+        long_share=0.62,
+        initial_long_share=0.55,
+        accounts_per_hour=steady_accounts_per_hour(5.0e9, _INDEPENDENT_HALF_LIFE_H),
+        long_hold_days=hold_days(_INDEPENDENT_HALF_LIFE_H),
+        short_hold_days=hold_days(_INDEPENDENT_HALF_LIFE_H),
+        background_volume_ratio=3.0,
+        background_lean=1.5,
+        close_taker_share=0.5,
+        leverage_tiers=_MID_TIERS,
+        leverage_weights=_MID_WEIGHTS,
     ),
 )
 
