@@ -2,7 +2,9 @@
 
 A candle-by-candle simulation over a list of level objects, written to be obviously
 correct rather than fast (use it for a few thousand candles at most). It implements the
-model exactly as :mod:`core.levels` documents it — consume, then close, then open — and
+model exactly as :mod:`core.levels` documents it — consume, then close (churn or the
+net fall of open interest, whichever is larger), then open (the churned quantity plus net
+growth, at the candle's entry points) — and
 returns the same :class:`core.levels.EngineOutput`, plus a per-candle ledger of opened,
 closed, liquidated and active notional for conservation checks.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.brackets import liquidation_price
-from core.levels import CANDLE_LONG_SHARE, EngineOutput, EngineParams
+from core.levels import CANDLE_LONG_SHARE, ENTRY_POINTS, EngineOutput, EngineParams
 from core.models import MarketSeries, ModelError
 from core.results import Heatmap, LiquidationMap, LiquidationSeries, PriceGrid
 
@@ -28,6 +30,7 @@ class _Level:
     price: float
     notional: float
     bin: int  # -1 when outside the grid
+    half_life: float  # hours: its tier's churn half-life
 
 
 @dataclass
@@ -44,7 +47,13 @@ def _value(arr: object, i: int) -> float | None:
     return None if arr is None else float(arr[i])  # type: ignore[index]
 
 
-def _long_share(series: MarketSeries, i: int, mode: str) -> float:
+def _long_share(series: MarketSeries, i: int, params: EngineParams) -> float:
+    """Long share of candle ``i``'s openings, leaned towards 1/2."""
+    share = _raw_long_share(series, i, params.side_split, params.flow_gain)
+    return 0.5 + params.side_lean * (share - 0.5)
+
+
+def _raw_long_share(series: MarketSeries, i: int, mode: str, gain: float) -> float:
     o, c = float(series.open[i]), float(series.close[i])
     up, down, flat = CANDLE_LONG_SHARE
     candle = up if c > o else down if c < o else flat
@@ -62,8 +71,24 @@ def _long_share(series: MarketSeries, i: int, mode: str) -> float:
         growth = after - before  # NaN on either side: no growth
         if growth > 0:
             bought, sold = taker, volume - taker
-            return max(0.0, min(1.0, 0.5 + (bought - sold) / (2.0 * growth)))
+            return 0.5 + 0.5 * math.tanh(gain * (bought - sold) / (2.0 * growth))
     return min(taker / volume, 1.0)
+
+
+def _flows(series: MarketSeries, t: int, half_life_hours: float) -> tuple[float, float]:
+    """(keep factor, gross base quantity opened) of candle ``t`` for a tier churning
+    with ``half_life_hours``."""
+    oi = series.open_interest
+    if oi is None or t == 0 or math.isnan(oi[t]) or math.isnan(oi[t - 1]):
+        return 1.0, 0.0  # no earlier value or a gap: nothing closes, nothing opens
+    before, after = float(oi[t - 1]), float(oi[t])
+    hours = (int(series.timestamps[t]) - int(series.timestamps[t - 1])) / 3_600_000
+    churn = 1.0 - 0.5 ** (hours / half_life_hours)  # 0 when the half-life is infinite
+    closed_share = churn
+    if before > 0:
+        closed_share = max(churn, (before - after) / before)  # the net fall, if larger
+    opened = max(churn * before + (after - before), 0.0)
+    return 1.0 - closed_share, opened
 
 
 def _bin_of(grid: PriceGrid, price: float) -> int:
@@ -87,7 +112,6 @@ def reference_engine(
     if n == 0:
         raise ModelError("series: the engine needs at least one candle")
     bins = grid.bins
-    oi = series.open_interest
     book: list[_Level] = []
     ledger = Ledger()
     snapshots: list[tuple[list[float], list[float]]] = []  # per candle: long, short per bin
@@ -109,38 +133,42 @@ def reference_engine(
             else:
                 realized_short[t] += level.notional
         book = survivors
-        # ΔOI: 0 for the first candle and next to a missing value
-        change = 0.0
-        if oi is not None and t > 0 and not (math.isnan(oi[t]) or math.isnan(oi[t - 1])):
-            change = float(oi[t]) - float(oi[t - 1])
-        # 2. close a share of every active level
+        # 2. close a share of every active level: its tier's churn, or the net fall of OI
         closed = 0.0
-        if change < 0:
-            assert oi is not None
-            keep = float(oi[t]) / float(oi[t - 1])
-            for level in book:
-                closed += level.notional * (1.0 - keep)
-                level.notional *= keep
-        # 3. open at the typical price, spread over sides and tiers
+        for level in book:
+            keep, _ = _flows(series, t, level.half_life)
+            closed += level.notional * (1.0 - keep)
+            level.notional *= keep
+        # 3. open each tier's gross quantity at the entry points, long and short
         opened = 0.0
-        if change > 0:
-            entry = (float(series.high[t]) + low + float(series.close[t])) / 3.0
-            notional = change * entry
-            share = _long_share(series, t, params.side_split)
-            for is_long, side_share in ((True, share), (False, 1.0 - share)):
-                for lev, weight in zip(params.tiers.leverages, params.tiers.weights, strict=True):
+        share = _long_share(series, t, params)
+        typical = (float(series.high[t]) + low + float(series.close[t])) / 3.0
+        for lev, weight in zip(params.tiers.leverages, params.tiers.weights, strict=True):
+            half_life = params.tier_half_life(lev)
+            _, quantity = _flows(series, t, half_life)
+            if quantity <= 0:
+                continue
+            points = zip((low, typical, high), ENTRY_POINTS[params.entry], strict=True)
+            for entry, point_weight in points:
+                if point_weight == 0:
+                    continue
+                for is_long, side_share in ((True, share), (False, 1.0 - share)):
+                    side = 1 if is_long else -1
                     price = float(
                         liquidation_price(
-                            entry,
-                            lev,
-                            1 if is_long else -1,
-                            params.position_notional,
-                            params.brackets,
+                            entry, lev, side, params.position_notional, params.brackets
                         )
                     )
-                    size = notional * side_share * weight
+                    size = (
+                        params.leveraged_share
+                        * weight
+                        * quantity
+                        * point_weight
+                        * entry
+                        * side_share
+                    )
                     opened += size
-                    book.append(_Level(is_long, price, size, _bin_of(grid, price)))
+                    book.append(_Level(is_long, price, size, _bin_of(grid, price), half_life))
         long_bins = [0.0] * bins
         short_bins = [0.0] * bins
         for level in book:

@@ -1,12 +1,15 @@
 """The vectorised engine (core.levels) against the plain-Python reference (core.reference).
 
-Random small markets — OHLC with wicks, open interest that rises, falls, has NaN gaps and
-drops to zero, random taker share and long/short ratio, random tiers, brackets and grids —
-must give the same heatmap, map and realised series; so must hand-made edge cases.
+Random small markets — OHLC with wicks, irregular candle spacing, open interest that rises,
+falls, has NaN gaps and drops to zero, random taker share and long/short ratio, random
+tiers, brackets and grids, every side split, churn half-life (none to very fast), entry
+placement and side lean — must give the same heatmap, map and realised series; so must
+hand-made edge cases.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +24,7 @@ from core.levels import (
     LeverageTiers,
     default_grid,
     liquidation_map_at,
+    opened_quantity,
     run_engine,
 )
 from core.models import MarketSeries
@@ -38,13 +42,14 @@ class Case:
     columns: int
 
 
-def _atol(series: MarketSeries) -> float:
+def _atol(series: MarketSeries, params: EngineParams | None = None) -> float:
     """A tolerance far below anything visible: 1e-10 of all notional ever opened."""
-    oi = series.open_interest
-    if oi is None:
-        return 1e-300
-    rises = np.nan_to_num(np.diff(oi), nan=0.0).clip(min=0)
-    return 1e-10 * float((rises * series.typical_price[1:]).sum()) + 1e-300
+    p = params or EngineParams()
+    opened = sum(
+        w * opened_quantity(series, p.tier_half_life(lev)) * series.high
+        for lev, w in zip(p.tiers.leverages, p.tiers.weights, strict=True)
+    )
+    return 1e-10 * float(np.sum(opened)) + 1e-300
 
 
 def _assert_same(engine: EngineOutput, ref: EngineOutput, atol: float) -> None:
@@ -66,7 +71,7 @@ def _assert_same(engine: EngineOutput, ref: EngineOutput, atol: float) -> None:
 def _check(case: Case) -> None:
     engine = run_engine(case.series, case.grid, case.params, case.columns)
     ref, _ = reference_engine(case.series, case.grid, case.params, case.columns)
-    _assert_same(engine, ref, _atol(case.series))
+    _assert_same(engine, ref, _atol(case.series, case.params))
 
 
 def _series(
@@ -128,8 +133,13 @@ def markets(draw: st.DrawFn) -> Case:
                 )
             )
         )
+    steps = draw(
+        st.lists(
+            st.sampled_from([60_000, 300_000, 3_600_000, 4 * 3_600_000]), min_size=n, max_size=n
+        )
+    )
     series = MarketSeries(
-        timestamps=1_700_000_000_000 + np.arange(n, dtype=np.int64) * 60_000,
+        timestamps=1_700_000_000_000 + np.cumsum(np.asarray(steps, dtype=np.int64)),
         open=open_,
         high=np.maximum(open_, close) * (1.0 + wick_up),
         low=np.minimum(open_, close) * (1.0 - wick_dn),
@@ -148,6 +158,12 @@ def markets(draw: st.DrawFn) -> Case:
         tiers=tiers,
         position_notional=draw(st.sampled_from([1_000.0, 10_000.0, 500_000.0, 5e6, 2e8])),
         side_split=draw(st.sampled_from(["flow", "taker", "candle", "ratio"])),
+        half_life_hours=draw(st.sampled_from([math.inf, 0.5, 1.0, 3.0, 24.0, 1_000.0])),
+        half_life_exponent=draw(st.sampled_from([0.0, 1.0, 0.5, 3.0])),
+        entry=draw(st.sampled_from(["typical", "range"])),
+        side_lean=draw(st.one_of(st.just(1.0), st.floats(0.0, 1.0))),
+        flow_gain=draw(st.sampled_from([4.0, 2.0, 0.5, 50.0])),
+        leveraged_share=draw(st.sampled_from([1.0, 0.025, 0.3])),
     )
     lo = float(series.low.min()) * draw(st.floats(0.5, 1.05))
     hi = float(series.high.max()) * draw(st.floats(0.95, 1.6))
@@ -170,7 +186,7 @@ def test_map_at_an_index_matches_reference_on_the_prefix(case: Case, data: st.Da
     index = data.draw(st.integers(-n, n - 1))
     got = liquidation_map_at(case.series, case.grid, index, case.params)
     ref, _ = reference_engine(case.series.slice(0, index % n + 1), case.grid, case.params, 1)
-    _assert_same_map(got, ref.map, _atol(case.series))
+    _assert_same_map(got, ref.map, _atol(case.series, case.params))
 
 
 def _assert_same_map(got: LiquidationMap, want: LiquidationMap, atol: float) -> None:
@@ -186,7 +202,12 @@ def _wide_grid(series: MarketSeries, bins: int = 40) -> PriceGrid:
 def test_level_touched_exactly_is_liquidated() -> None:
     entry = 100.0
     level = float(liquidation_price(entry, 100.0, 1, 10_000.0))
-    params = EngineParams(tiers=LeverageTiers((100.0,), (1.0,)))
+    params = EngineParams(
+        tiers=LeverageTiers((100.0,), (1.0,)),
+        half_life_hours=math.inf,
+        entry="typical",
+        leveraged_share=1.0,
+    )
     # candle 1 opens at typical price exactly 100; candle 2's low sits exactly on the level
     series = _series(
         [100.0, 100.0, 100.5],
@@ -198,7 +219,9 @@ def test_level_touched_exactly_is_liquidated() -> None:
     engine = run_engine(series, grid, params, columns=3)
     ref, _ = reference_engine(series, grid, params, columns=3)
     _assert_same(engine, ref, 1e-12)
-    assert engine.realized.long[2] == pytest.approx(10.0 * 100.0 * 0.55)
+    # flow split: net +1 on +10 OI, x = 0.05
+    share = 0.5 + 0.5 * math.tanh(params.flow_gain * 0.05)
+    assert engine.realized.long[2] == pytest.approx(10.0 * 100.0 * share)
     assert engine.map.long.sum() == 0.0
 
 
@@ -239,7 +262,8 @@ def test_opening_candle_never_consumes_its_own_levels() -> None:
     ref, _ = reference_engine(series, grid, columns=2)
     _assert_same(engine, ref, 1e-12)
     assert engine.realized.long.sum() == engine.realized.short.sum() == 0.0
-    assert engine.map.long.sum() + engine.map.short.sum() == pytest.approx(10.0 * 100.0)
+    share = EngineParams().leveraged_share  # the opened notional, scaled
+    assert engine.map.long.sum() + engine.map.short.sum() == pytest.approx(share * 10.0 * 100.0)
 
 
 def test_one_candle() -> None:
