@@ -11,6 +11,11 @@ cycle in flight finishes (its alerts are delivered or recorded as pending, see
 the market sources close their HTTP sessions, then the store closes (SQLite checkpoints
 its WAL). A component that fails to stop is logged and the rest still stop. A second
 signal during shutdown is ignored (the grace period bounds it).
+
+A component may also be *watched* (``Component.watch``: returns or raises when it has died on
+its own, such as a Discord gateway closed for good): that shuts the process down too, with
+exit code 1. A :class:`~bot.config.settings.ConfigError` from a start or a watch — a token
+the platform refused — is logged as one line, without a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from bot.config.settings import ConfigError
 
 __all__ = ["Component", "interruptible_sleep", "serve", "startup_problems"]
 
@@ -39,6 +46,8 @@ class Component:
     name: str
     start: Callable[[], Awaitable[object]]
     stop: Callable[[], Awaitable[object]]
+    #: ends (returns or raises) when the component died on its own; ``None``: never watched
+    watch: Callable[[], Awaitable[object]] | None = None
 
 
 def interruptible_sleep(stop: asyncio.Event) -> Callable[[float], Awaitable[None]]:
@@ -76,6 +85,9 @@ async def serve(
             log.info("starting %s", component.name)
             try:
                 await component.start()
+            except ConfigError as exc:
+                log.error("%s failed to start: %s", component.name, "; ".join(exc.problems))
+                return 1
             except Exception:
                 log.exception("%s failed to start; shutting down", component.name)
                 return 1
@@ -83,7 +95,13 @@ async def serve(
         log.info("liqwatch is running (%s)", ", ".join(c.name for c in started) or "nothing")
         main_task: asyncio.Task[object] = asyncio.create_task(main(stop), name="liqwatch-main")
         stop_task = asyncio.create_task(stop.wait(), name="liqwatch-stop")
-        done, _ = await asyncio.wait({main_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        watches = [asyncio.create_task(_watch(c)) for c in started if c.watch is not None]
+        done, _ = await asyncio.wait(
+            {main_task, stop_task, *watches}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if any(w in done for w in watches):  # a component died: stop the rest, exit 1
+            code = 1
+            stop.set()
         if main_task in done:
             stop.set()
             if main_task.exception() is not None:
@@ -99,6 +117,8 @@ async def serve(
                 log.exception("main loop failed while stopping")
                 code = 1
         stop_task.cancel()
+        for watch in watches:
+            watch.cancel()
         return code
     finally:
         for component in reversed(started):
@@ -111,6 +131,19 @@ async def serve(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("liqwatch stopped")
+
+
+async def _watch(component: Component) -> None:
+    """Wait for ``component`` to die on its own, and say why."""
+    assert component.watch is not None
+    try:
+        await component.watch()
+    except ConfigError as exc:
+        log.error("%s stopped: %s", component.name, "; ".join(exc.problems))
+    except Exception:
+        log.exception("%s stopped with an error", component.name)
+    else:
+        log.error("%s stopped on its own", component.name)
 
 
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:

@@ -27,11 +27,19 @@ from bot.notify.alerts import RULE_NAMES, RULES, rule_params
 from bot.reply import Reply
 from bot.state.subscriptions import ALL_RULES, ChatSetting, Mode, Subscriptions
 
-__all__ = ["ALERT_TEMPLATE_NAMES", "AlertCommands", "parse_rule"]
+__all__ = [
+    "ALERT_TEMPLATE_NAMES",
+    "GROUP_ADMIN_ONLY",
+    "MANAGE_SERVER_ONLY",
+    "AlertCommands",
+    "parse_rule",
+]
 
 #: Templates the replies and pushed alerts of this module name.
 ALERT_TEMPLATE_NAMES: Final = ("subscribe", "alerts", "settings", "alert")
 GROUP_ADMIN_ONLY: Final = "Only admins of this group can change its alerts."
+#: the same refusal on Discord, where the right is the Manage Server permission
+MANAGE_SERVER_ONLY: Final = "Only members with Manage Server can change this server's alerts."
 _MODES: Final[tuple[Mode, ...]] = ("on", "silent", "off")
 #: how each rule's threshold is typed and shown (template filter)
 _THRESHOLD_KIND: Final = {"ratio": "ratio", "proximity": "pct", "r": "fixed", "burst_usd": "usd"}
@@ -105,13 +113,17 @@ class AlertCommands:
         self.defaults = defaults or AlertSettings()
 
     def specs(self) -> tuple[CommandSpec, ...]:
-        rules = ", ".join((*RULE_NAMES, ALL_RULES))
+        every = (*RULE_NAMES, ALL_RULES)
+        rules = ", ".join(every)
         symbol = Param("symbol", "symbol", required=True, help="market, e.g. BTC")
+        rule = Param(
+            "rule", "choice", default=ALL_RULES, choices=every, help=f"{rules} (default all)"
+        )
         return (
             CommandSpec(
                 "subscribe",
                 "Get alerts for a market in this chat",
-                (symbol, Param("rule", "text", default=ALL_RULES, help=f"{rules} (default all)")),
+                (symbol, rule),
                 examples=("subscribe BTC", "subscribe ETH imbalance"),
                 group_admin=True,
                 handler=self.subscribe,
@@ -121,11 +133,13 @@ class AlertCommands:
                 "Stop alerts for a market (or all) in this chat",
                 (
                     Param(
-                        "what",
-                        "text",
+                        "symbol",
+                        "symbol",
                         required=True,
-                        help=f"<symbol|all> [rule] — rule: {rules} (default all)",
+                        choices=(ALL_RULES,),
+                        help="market, e.g. BTC, or all",
                     ),
+                    rule,
                 ),
                 examples=("unsubscribe BTC", "unsubscribe all"),
                 group_admin=True,
@@ -140,7 +154,11 @@ class AlertCommands:
             CommandSpec(
                 "settings",
                 "Alert rules of this chat: on, silent or off, and thresholds",
-                (Param("change", "text", help="[rule] [on|silent|off] [threshold]"),),
+                (
+                    Param("rule", "choice", choices=RULE_NAMES, help="the rule to change"),
+                    Param("mode", "choice", choices=_MODES, help="on, silent or off"),
+                    Param("threshold", "text", help="its threshold, e.g. 8, 0.5% or $2.5M"),
+                ),
                 examples=("settings", "settings imbalance silent", "settings imbalance on 8"),
                 group_admin=True,
                 handler=self.settings,
@@ -152,7 +170,8 @@ class AlertCommands:
     @staticmethod
     def _check_rights(call: Call) -> None:
         if call.ctx.is_group and not call.ctx.is_admin:
-            raise ArgumentError(GROUP_ADMIN_ONLY)
+            discord = call.ctx.platform == "discord"
+            raise ArgumentError(MANAGE_SERVER_ONLY if discord else GROUP_ADMIN_ONLY)
 
     async def subscribe(self, call: Call) -> Reply:
         self._check_rights(call)
@@ -168,13 +187,10 @@ class AlertCommands:
 
     async def unsubscribe(self, call: Call) -> Reply:
         self._check_rights(call)
-        words = str(call.args["what"]).split()
-        if not 1 <= len(words) <= 2:
-            raise ArgumentError("Use /unsubscribe <symbol|all> [rule].")
-        rule = parse_rule(words[1] if len(words) == 2 else ALL_RULES)
+        rule = parse_rule(str(call.args["rule"]))
         symbol: str | None = None
-        if words[0].lower() != ALL_RULES:
-            query = parse_symbol(words[0])
+        if str(call.args["symbol"]).lower() != ALL_RULES:
+            query = parse_symbol(str(call.args["symbol"]))
             symbol, _ = await self.service.resolve(query, self.service.exchanges)
         ctx = call.ctx
         removed = await asyncio.to_thread(
@@ -215,21 +231,30 @@ class AlertCommands:
 
     async def settings(self, call: Call) -> Reply:
         ctx = call.ctx
-        words = str(call.args.get("change") or "").split()
+        rule: str | None = call.args.get("rule")
+        given_mode: str | None = call.args.get("mode")
+        words = str(call.args.get("threshold") or "").split()
         changed: str | None = None
-        if words:
+        if rule or given_mode or words:
             self._check_rights(call)
-            if len(words) > 3:
-                raise ArgumentError("Too many words. Use /settings [rule] [on|silent|off] [value].")
-            changed = parse_rule(words[0], allow_all=False)
+            if rule is None:
+                if words:  # "/settings bogus on": the first word was meant as the rule
+                    parse_rule(words[0], allow_all=False)
+                raise ArgumentError("Which rule? Use /settings <rule> [on|silent|off] [value].")
+            changed = rule
             current = await asyncio.to_thread(self.subs.setting, ctx.platform, ctx.chat_id, changed)
-            mode: Mode = current.mode
+            mode: Mode = _as_mode(given_mode) if given_mode else current.mode
             threshold: float | None = None
-            for word in words[1:]:
-                if word.lower() in _MODES:
-                    mode = _as_mode(word.lower())
-                else:
+            for word in words:  # typed lines may put the mode after the threshold
+                if word.lower() in _MODES and given_mode is None:
+                    given_mode = word.lower()
+                    mode = _as_mode(given_mode)
+                elif threshold is None:
                     threshold = parse_threshold(changed, word)
+                else:
+                    raise ArgumentError(
+                        "Too many words. Use /settings [rule] [on|silent|off] [value]."
+                    )
             await asyncio.to_thread(
                 self.subs.set_setting, ctx.platform, ctx.chat_id, changed, mode, threshold
             )

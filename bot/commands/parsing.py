@@ -14,14 +14,19 @@ assigned to the parameter of that kind wherever it appears. ``/heatmap 7d BTC by
 3. A ``text`` parameter (always last) takes the rest of the line.
 4. Tokens left over after every parameter is filled are "too many arguments".
 
+Structured input (Discord's slash options) skips all that: :func:`parse_options` parses
+each option on its own, with its parameter's parser, and an error names the option
+("Option 'window': Window 'ten' is not a percentage…").
+
 A command may be addressed to a bot (``/heatmap@liqwatch_bot BTC``): the suffix is
 stripped when it names this bot, and the line is ignored when it names another one.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -37,6 +42,7 @@ __all__ = [
     "check_price_bounds",
     "parse_args",
     "parse_exchange",
+    "parse_options",
     "parse_price",
     "parse_range",
     "parse_symbol",
@@ -143,6 +149,8 @@ _SUFFIX: Final[dict[str, float]] = {"": 1.0, "k": 1e3, "m": 1e6}
 def parse_price(token: str) -> float:
     """``98000``, ``98k``, ``98,000``, ``$98.5K``, ``1.2m`` → a positive float."""
     m = _PRICE_RE.fullmatch(token.strip())
+    if m is None and _PRICE_RE.fullmatch(token.strip().removeprefix("-")):
+        raise ArgumentError(f"Price '{token}' must be above zero.")
     if m is None:
         raise ArgumentError(f"Price '{token}' is not a number. Use e.g. 98000, 98k or $98.5K.")
     whole, fraction, suffix = m.group(1), m.group(2) or "", (m.group(3) or "").lower()
@@ -183,9 +191,12 @@ def parse_symbol(token: str) -> str:
 # --- recognising tokens --------------------------------------------------------------
 
 
-def _recognises(kind: ParamKind, token: str, exchanges: Sequence[str]) -> bool:
-    """Strong match: ``token`` is a valid value of ``kind``."""
+def _recognises(param: Param, token: str, exchanges: Sequence[str]) -> bool:
+    """Strong match: ``token`` is a valid value of ``param``."""
     lowered = token.lower()
+    kind = param.kind
+    if kind == "choice" or (kind == "symbol" and lowered in param.choices):
+        return lowered in param.choices
     if kind == "exchange":
         return lowered == "all" or lowered in exchanges
     if kind == "range":
@@ -217,8 +228,23 @@ def _looks_like(kind: ParamKind, token: str) -> bool:
     return pattern is not None and pattern.fullmatch(token) is not None
 
 
+def _parse_choice(param: Param, token: str) -> str:
+    word = token.strip().lower()
+    if word in param.choices:
+        return word
+    close = difflib.get_close_matches(word, param.choices, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise ArgumentError(
+        f"Unknown {param.name} '{token}'.{hint} Use one of: {', '.join(param.choices)}."
+    )
+
+
 def _parse_one(param: Param, token: str, exchanges: Sequence[str]) -> Any:
+    if param.kind == "choice":
+        return _parse_choice(param, token)
     if param.kind == "symbol":
+        if token.strip().lower() in param.choices:
+            return token.strip().lower()
         return parse_symbol(token)
     if param.kind == "range":
         return parse_range(token)
@@ -253,8 +279,14 @@ def parse_args(
     given: dict[str, str] = {}
     unfilled = list(spec.params)
     for i, token in enumerate(tokens):
-        strong = [p for p in unfilled if p.kind != "text" and _recognises(p.kind, token, exchanges)]
-        strong.sort(key=lambda p: (p.kind == "symbol", spec.params.index(p)))
+        strong = [p for p in unfilled if p.kind != "text" and _recognises(p, token, exchanges)]
+        # a symbol is tried last, unless the token is one of its literal words ("all")
+        strong.sort(
+            key=lambda p: (
+                p.kind == "symbol" and token.lower() not in p.choices,
+                spec.params.index(p),
+            )
+        )
         text_params = [p for p in unfilled if p.kind == "text"]
         if strong:
             param = strong[0]
@@ -274,7 +306,7 @@ def parse_args(
             twice = [
                 p
                 for p in spec.params
-                if p.name in given and p.kind != "symbol" and _recognises(p.kind, token, exchanges)
+                if p.name in given and p.kind != "symbol" and _recognises(p, token, exchanges)
             ]
             if twice and not weak:
                 first = given[twice[0].name]
@@ -288,8 +320,39 @@ def parse_args(
     for param in unfilled:
         if param.required:
             raise _missing(param)
-        default = param.default
-        if isinstance(default, str) and param.kind not in ("symbol", "text"):
-            default = _parse_one(param, default, exchanges)
-        values[param.name] = default
+        values[param.name] = _default(param, exchanges)
+    return values
+
+
+def _default(param: Param, exchanges: Sequence[str]) -> Any:
+    default = param.default
+    if isinstance(default, str) and param.kind not in ("symbol", "text"):
+        default = _parse_one(param, default, exchanges)
+    return default
+
+
+def parse_options(
+    spec: CommandSpec, options: Mapping[str, str | None], *, exchanges: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Parse named ``options`` (slash-command options): each on its own, by its own
+    parameter's parser, an error naming the option. Omitted or blank options take their
+    default; the result is like :func:`parse_args`'s. Raises :class:`ArgumentError`."""
+    exchanges = tuple(e.lower() for e in exchanges)
+    names = {p.name for p in spec.params}
+    unknown = [name for name in options if name not in names]
+    if unknown:
+        raise ArgumentError(f"Unknown option '{unknown[0]}'.")
+    values: dict[str, Any] = {}
+    for param in spec.params:
+        raw = options.get(param.name)
+        if raw is None or not str(raw).strip():
+            if param.required:
+                hint = f": {param.help}" if param.help else ""
+                raise ArgumentError(f"Missing option '{param.name}'{hint}.")
+            values[param.name] = _default(param, exchanges)
+            continue
+        try:
+            values[param.name] = _parse_one(param, str(raw).strip(), exchanges)
+        except ArgumentError as exc:
+            raise ArgumentError(f"Option '{param.name}': {exc}") from None
     return values

@@ -15,7 +15,9 @@ each user's commands are rate-limited before their arguments are parsed: a flood
 "slow down" reply per notice period and silence (``None``) otherwise. Lines that are not
 for this bot (chatter, another bot's command) never count against anyone.
 
-Adapters call :meth:`Commands.run` for typed commands and for button presses alike, and
+Adapters call :meth:`Commands.run` for typed commands and for button presses alike,
+:meth:`Commands.run_options` for structured input (Discord's slash options, each parsed on
+its own into its parameter: :func:`~bot.commands.parsing.parse_options`), and
 :meth:`Commands.menu` to publish the command list (Telegram ``set_my_commands``, Discord's
 command tree).
 """
@@ -23,9 +25,10 @@ command tree).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from bot.commands.parsing import parse_args, split_command
+from bot.commands.parsing import parse_args, parse_options, split_command
 from bot.commands.spec import ArgumentError, Call, CommandSpec
 from bot.commands.throttle import Throttle
 from bot.market.errors import MarketError, TemporaryMarketError, UnknownSymbol
@@ -34,6 +37,7 @@ from bot.reply import CallContext, Reply
 __all__ = [
     "ADMIN_ONLY",
     "APOLOGY",
+    "MANAGE_SERVER_ONLY",
     "MAX_ERROR_MESSAGE",
     "MAX_TOKEN_CHARS",
     "Commands",
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry — something went wrong while building that. It has been logged."
 ADMIN_ONLY = "This command is for admins of this chat."
+#: the same on Discord, where the right is the Manage Server permission
+MANAGE_SERVER_ONLY = "This command is for members with Manage Server."
 _MAX_MARKET_MESSAGE = 200
 #: no argument of any kind is longer (symbols ≤ 40, rules, prices, thresholds: a few);
 #: refusing longer ones up front keeps error replies from echoing kilobytes of input
@@ -121,23 +127,56 @@ class Commands:
         spec = self._by_name.get(parsed.name)
         if spec is None and ctx.is_group and not parsed.addressed_to:
             return None  # maybe another bot's command in a shared group
+        tokens = parsed.tokens
+
+        def parse(found: CommandSpec) -> dict[str, Any]:
+            return parse_args(found, tokens, exchanges=self.exchanges)
+
+        return await self._execute(parsed.name, spec, ctx, tokens, parse, line.strip())
+
+    async def run_options(
+        self, name: str, options: Mapping[str, str | None], ctx: CallContext
+    ) -> Reply | None:
+        """The reply to ``/name`` with named ``options`` (Discord slash options), each parsed
+        on its own (an error names the option); ``None`` as :meth:`run` (the throttle)."""
+        spec = self.get(name)
+        given = {k: str(v).strip() for k, v in options.items() if v is not None and str(v).strip()}
+        order = [p.name for p in spec.params] if spec is not None else list(given)
+        line = " ".join([f"/{name}", *(given[n] for n in order if n in given)])
+        tokens = tuple(word for value in given.values() for word in value.split())
+
+        def parse(found: CommandSpec) -> dict[str, Any]:
+            return parse_options(found, given, exchanges=self.exchanges)
+
+        return await self._execute(name, spec, ctx, tokens, parse, line)
+
+    async def _execute(
+        self,
+        name: str,
+        spec: CommandSpec | None,
+        ctx: CallContext,
+        tokens: Sequence[str],
+        parse: Callable[[CommandSpec], dict[str, Any]],
+        line: str,
+    ) -> Reply | None:
+        """Throttle, rights, argument size, parsing and the handler: every failure a reply."""
         if self.throttle is not None:
             verdict = self.throttle.check(ctx.platform, ctx.user_id, is_admin=ctx.is_admin)
             if not verdict.allowed:
                 return error_reply(verdict.message) if verdict.notify else None
         if spec is None:
-            return error_reply(f"Unknown command /{parsed.name}. Try /help.")
+            return error_reply(f"Unknown command /{name}. Try /help.")
         if spec.admin and not ctx.is_admin:
-            return error_reply(ADMIN_ONLY)
-        too_long = next((t for t in parsed.tokens if len(t) > MAX_TOKEN_CHARS), None)
+            return error_reply(MANAGE_SERVER_ONLY if ctx.platform == "discord" else ADMIN_ONLY)
+        too_long = next((t for t in tokens if len(t) > MAX_TOKEN_CHARS), None)
         if too_long is not None:
             shown = _clip(too_long, 16)
             return error_reply(
                 f"Argument '{shown}' is too long ({len(too_long):,} characters).", spec
             )
         try:
-            args = parse_args(spec, parsed.tokens, exchanges=self.exchanges)
-            call = Call(ctx, args, spec, self.specs, line.strip())
+            args = parse(spec)
+            call = Call(ctx, args, spec, self.specs, line)
             assert spec.handler is not None
             return await spec.handler(call)
         except ArgumentError as exc:

@@ -30,8 +30,9 @@ __all__ = [
 #: * ``exchange`` — a configured exchange id, or ``all`` (aggregate every one)
 #: * ``window`` — a ± price window as percent (``10%``, ``10``) or fraction (``0.1``)
 #: * ``price`` — a positive price (``98000``, ``98k``, ``98,000``, ``$98.5K``)
+#: * ``choice`` — one word of the parameter's ``choices`` (a rule name, a mode)
 #: * ``text`` — free text (the rest of the line)
-ParamKind = Literal["symbol", "range", "exchange", "window", "price", "text"]
+ParamKind = Literal["symbol", "range", "exchange", "window", "price", "choice", "text"]
 
 
 class ArgumentError(ValueError):
@@ -43,8 +44,9 @@ class Param:
     """One positional parameter of a command.
 
     ``default`` is used when an optional parameter is not given (already in parsed form,
-    or a raw token parsed like user input when it is a string). ``choices`` restricts a
-    ``text`` parameter; ``help`` is the short description shown in ``/help``.
+    or a raw token parsed like user input when it is a string). ``choices`` is the closed
+    set of a ``choice`` parameter, restricts a ``text`` one, and adds literal words a
+    ``symbol`` one also accepts (``all``); ``help`` is the short description shown in ``/help``.
     """
 
     name: str
@@ -102,6 +104,8 @@ class CommandSpec:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"/{self.name}: parameter names must be unique")
+        if any(p.kind == "choice" and not p.choices for p in self.params):
+            raise ValueError(f"/{self.name}: a choice parameter needs its choices")
         texts = [p for p in self.params if p.kind == "text"]
         if texts and texts[-1] is not self.params[-1]:
             raise ValueError(f"/{self.name}: a text parameter must come last")

@@ -61,7 +61,8 @@ class TemplateError(Exception):
 
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\*_~`|<\[\]])")
 #: quote, heading and list markers only act at the start of a line
-_MARKDOWN_LINE_START: Final = re.compile(r"(^|\n)([>#-])")
+#: a list, heading, quote or subtext marker: only these make a line start special
+_MARKDOWN_LINE_START: Final = re.compile(r"(^|\n)([>#-])(?=[ #>])")
 _MASS_MENTION: Final = re.compile(r"@(everyone|here)", re.IGNORECASE)
 
 

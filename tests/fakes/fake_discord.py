@@ -12,6 +12,15 @@ close code, a RESUME (op 6) is answered with ``RESUMED`` — or with INVALID_SES
 :meth:`FakeDiscord.silence_gateway` plays a half-open link: the open sockets get no more
 heartbeat ACKs or events (a new connection is served normally).
 
+Strict like Discord: every bot route wants ``Authorization: Bot <token>`` (else 401, and
+an IDENTIFY or RESUME with another token is closed with 4004); message bodies, command
+registrations and interaction timing are checked against Discord's documented rules
+(:mod:`tests.fakes.fake_discord_rules`). A refused request is answered as Discord answers it
+(400 / 50035 with an ``errors`` object, 404 Unknown interaction / Unknown Webhook, 40060) *and*
+recorded in :attr:`FakeDiscord.violations`; leaving the ``async with`` block with violations
+left fails the test (take the expected ones with :meth:`FakeDiscord.take_violations`).
+:meth:`FakeDiscord.revoke` plays a token reset in the developer portal.
+
 Known traps kept faithfully: JSON answers carry ``Content-Type: application/json`` exactly
 (discord.py's ``json_or_text`` compares the whole header); a 429 is only honoured by
 discord.py when the answer has a ``Via`` header, so injected 429s carry one.
@@ -23,18 +32,35 @@ import asyncio
 import itertools
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp import BodyPartReader, web
 
+from tests.fakes.fake_discord_gateway import FakeGateway
+from tests.fakes.fake_discord_interactions import Interactions, Refusal
 from tests.fakes.fake_discord_payloads import (
     APP_ID,
     GUILD_ID,
+    Fault,
     application_payload,
     bot_user,
+    forbidden,
     interaction_payload,
+    message_payload,
+    rate_limited,
     thread_payload,
+    unauthorized,
+    unknown_channel,
+)
+from tests.fakes.fake_discord_rules import (
+    Problem,
+    Violation,
+    check_commands,
+    check_message,
+    form_error,
 )
 
 __all__ = [
@@ -42,6 +68,7 @@ __all__ = [
     "Call",
     "FakeDiscord",
     "Fault",
+    "Violation",
     "forbidden",
     "rate_limited",
     "unknown_channel",
@@ -62,46 +89,16 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Fault:
-    """An injected failure: answer ``status`` with ``body`` (and ``headers``) ``times`` times."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-
-
-def rate_limited(retry_after: float = 0.3, times: int = 1) -> Fault:
-    """A per-route 429 as Discord sends it (with the ``Via`` header discord.py requires)."""
-    headers = {
-        "Retry-After": str(retry_after),
-        "X-RateLimit-Limit": "5",
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset-After": str(retry_after),
-        "X-RateLimit-Bucket": "fakebucket",
-        "X-RateLimit-Scope": "user",
-        "Via": "1.1 google",
-    }
-    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
-    return Fault(429, body, headers, times)
-
-
-def forbidden(times: int = 1) -> Fault:
-    """403 Missing Permissions (code 50013)."""
-    return Fault(403, {"code": 50013, "message": "Missing Permissions"}, times=times)
-
-
-def unknown_channel(times: int = 1) -> Fault:
-    """404 Unknown Channel (code 10003)."""
-    return Fault(404, {"code": 10003, "message": "Unknown Channel"}, times=times)
-
-
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # built by hand: json_response would add "; charset=utf-8", which discord.py rejects
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     return web.Response(body=json.dumps(data).encode(), status=status, headers=all_headers)
 
+
+#: routes called without the bot token (interaction webhooks, webhooks, the gateway URL)
+_NO_AUTH = frozenset({"gateway", "callback", "webhook", "edit_original", "delete_original"})
+#: routes whose body is a message (checked by ``check_message``)
+_MESSAGE_ROUTES = frozenset({"webhook", "edit_original", "message"})
 
 _ROUTES: tuple[tuple[str, str, str], ...] = (
     ("GET", r"/users/@me", "me"),
@@ -119,29 +116,29 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class FakeDiscord:
+class FakeDiscord(FakeGateway):
     """Discord on 127.0.0.1: ``api_base_url`` for ``Route.BASE``, ``gateway_url`` for the WS."""
 
-    def __init__(self, token: str, *, heartbeat_interval_ms: int = 41250) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        heartbeat_interval_ms: int = 41250,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.revoked = False
+        #: seconds, for the 3 s / 15 min interaction rules (a test may move it on)
+        self.clock = clock
         self.calls: list[Call] = []
+        #: every request refused because real Discord would refuse it
+        self.violations: list[Violation] = []
+        self.interactions = Interactions()
         self.faults: dict[str, list[Fault]] = {}
         self.synced: list[dict[str, Any]] = []
-        self.identified = asyncio.Event()
-        self.identify: dict[str, Any] = {}
-        self.heartbeats = 0
-        #: gateway connections opened, and the IDENTIFY / RESUME payloads received, in order
-        self.connections = 0
-        self.identifies: list[dict[str, Any]] = []
-        self.resumes: list[dict[str, Any]] = []
-        #: answer RESUME with RESUMED (True) or with INVALID_SESSION, not resumable (False)
-        self.resumable = True
-        self._session = 0
         self._ids = itertools.count(1200000000000000000)
-        self._seq = itertools.count(1)
-        self._sockets: list[web.WebSocketResponse] = []
-        self._silent: list[web.WebSocketResponse] = []
+        self._init_gateway()
         self._new_call = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -159,11 +156,25 @@ class FakeDiscord:
         self.port = self._runner.addresses[0][1]
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
         for ws in self._sockets:
             await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if exc_type is None and self.violations:
+            listed = "\n  ".join(str(v) for v in self.violations)
+            raise AssertionError(f"real Discord would have refused:\n  {listed}")
+
+    def take_violations(self) -> list[Violation]:
+        """The violations so far (expected by the test), cleared."""
+        taken, self.violations = self.violations, []
+        return taken
+
+    async def revoke(self) -> None:
+        """The token is reset: REST answers 401, the gateway closes with 4004 (and would
+        close every IDENTIFY / RESUME with it)."""
+        self.revoked = True
+        await self.drop_gateway(4004)
 
     @property
     def api_base_url(self) -> str:
@@ -233,20 +244,62 @@ class FakeDiscord:
         body, files = await self._read_body(request)
         call = Call(request.method, path, name, dict(request.query), body, files)
         call.headers = dict(request.headers)
-        pending = self.faults.get(name)
+        if name not in _NO_AUTH and (
+            self.revoked or request.headers.get("Authorization") != f"Bot {self.token}"
+        ):
+            call.status = 401
+            await self._record(call)
+            return _json(unauthorized(), 401)
+        # an injected fault first: the request then never reached the rules
+        pending = [f for f in self.faults.get(name, []) if f.path in path]
         if pending:
             fault = pending[0]
             fault.times -= 1
             if fault.times <= 0:
-                pending.pop(0)
+                self.faults[name].remove(fault)
             call.status = fault.status
             await self._record(call)
             return _json(fault.body, fault.status, fault.headers)
+        refusal = self._refusal(name, params, body, files)
+        if refusal is not None:
+            call.status = refusal.status
+            self.violations.append(Violation(request.method, path, refusal.status, refusal.code))
+            await self._record(call)
+            return _json(refusal.body, refusal.status)
         await self._record(call)
         result = self._result(name, params, body, files)
         if result is None:
             return web.Response(status=204)
         return _json(result)
+
+    def _refusal(
+        self, name: str, params: dict[str, str], body: Any, files: dict[str, bytes]
+    ) -> Refusal | None:
+        """What real Discord would refuse in this request, else ``None``."""
+        now = self.clock()
+        problems: list[Problem] = []
+        try:
+            if name == "callback":
+                self.interactions.callback(params["id"], params["token"], body, now)
+                data = (body or {}).get("data")
+                if (body or {}).get("type") in (4, 7) and data is not None:
+                    problems = check_message(data, files, edit=body["type"] == 7)
+            elif name in ("webhook", "edit_original", "delete_original"):
+                is_interaction = self.interactions.webhook(params["token"], now)
+                if is_interaction and params["app"] != str(APP_ID):
+                    return Refusal(404, {"code": 10015, "message": "Unknown Webhook"}, "10015")
+            if name in _MESSAGE_ROUTES:
+                problems = check_message(body, files, edit=name == "edit_original")
+            elif name == "sync":
+                if params["app"] != str(APP_ID):
+                    return Refusal(403, {"code": 50001, "message": "Missing Access"}, "50001")
+                problems = check_commands(body)
+        except Refusal as refusal:
+            return refusal
+        if not problems:
+            return None
+        codes = ", ".join(f"{p.where or '(body)'} {p.code}" for p in problems)
+        return Refusal(400, form_error(problems), codes)
 
     async def _record(self, call: Call) -> None:
         async with self._new_call:
@@ -256,41 +309,7 @@ class FakeDiscord:
     def _message(
         self, channel_id: str, body: Any, files: dict[str, bytes], webhook_id: str | None = None
     ) -> dict[str, Any]:
-        body = body or {}
-        attachments = []
-        for i, meta in enumerate(body.get("attachments", [])):
-            data = files.get(f"files[{meta.get('id', i)}]", b"")
-            attachments.append(
-                {
-                    "id": str(self.new_id()),
-                    "filename": meta.get("filename", f"file{i}"),
-                    "size": len(data),
-                    "url": f"https://cdn.example/{meta.get('filename')}",
-                    "proxy_url": f"https://media.example/{meta.get('filename')}",
-                    "content_type": "image/png",
-                }
-            )
-        message = {
-            "id": str(self.new_id()),
-            "channel_id": channel_id,
-            "type": 0,
-            "author": bot_user(),
-            "content": body.get("content") or "",
-            "embeds": body.get("embeds") or [],
-            "attachments": attachments,
-            "timestamp": "2026-01-01T00:00:00+00:00",
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "pinned": False,
-            "flags": body.get("flags", 0),
-            "components": [],
-        }
-        if webhook_id:
-            message["webhook_id"] = webhook_id
-        return message
+        return message_payload(channel_id, body, files, new_id=self.new_id, webhook_id=webhook_id)
 
     def _result(self, name: str, params: dict[str, str], body: Any, files: dict[str, bytes]) -> Any:
         if name == "me":
@@ -330,78 +349,6 @@ class FakeDiscord:
             return {"id": params["channel"], "type": 0, "guild_id": str(GUILD_ID), "name": "x"}
         raise AssertionError(name)
 
-    # --- gateway --------------------------------------------------------------------------
-
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self._sockets.append(ws)
-        self.connections += 1
-        await ws.send_str(
-            json.dumps({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
-        )
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                break
-            frame = json.loads(msg.data)
-            if frame["op"] == 1:
-                self.heartbeats += 1
-                if ws not in self._silent:
-                    await ws.send_str(json.dumps({"op": 11}))
-            elif frame["op"] == 2:
-                self.identify = frame["d"]
-                self.identifies.append(frame["d"])
-                self._session += 1
-                await self._dispatch(ws, "READY", self._ready())
-                self.identified.set()
-            elif frame["op"] == 6:
-                await self._resume(ws, frame["d"])
-        return ws
-
-    @property
-    def session_id(self) -> str:
-        """The session the last READY started (what a RESUME must name)."""
-        return f"fake-session-{self._session}"
-
-    async def _resume(self, ws: web.WebSocketResponse, resume: dict[str, Any]) -> None:
-        """RESUME (op 6): RESUMED for the current session, else INVALID_SESSION (op 9)."""
-        self.resumes.append(resume)
-        if self.resumable and resume.get("session_id") == self.session_id:
-            await self._dispatch(ws, "RESUMED", {})
-        else:
-            await ws.send_str(json.dumps({"op": 9, "d": False}))
-
-    async def drop_gateway(self, code: int = 4000) -> None:
-        """Close every open gateway socket with ``code`` (4000: "unknown error, reconnect")."""
-        for ws in self._sockets:
-            if not ws.closed:
-                await ws.close(code=code, message=b"fake gateway drop")
-
-    def silence_gateway(self) -> None:
-        """From now on the open sockets get nothing: no heartbeat ACK, no event."""
-        self._silent.extend(ws for ws in self._sockets if not ws.closed)
-
-    def _ready(self) -> dict[str, Any]:
-        return {
-            "v": 10,
-            "user": bot_user(),
-            "session_id": self.session_id,
-            "resume_gateway_url": self.gateway_url,
-            "application": {"id": str(APP_ID), "flags": 0},
-            "guilds": [],
-            "private_channels": [],
-        }
-
-    async def _dispatch(self, ws: web.WebSocketResponse, event: str, data: Any) -> None:
-        frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
-        await ws.send_str(json.dumps(frame))
-
-    async def dispatch(self, event: str, data: Any) -> None:
-        """Send a gateway event to every connected client."""
-        for ws in self._sockets:
-            if not ws.closed and ws not in self._silent:
-                await self._dispatch(ws, event, data)
-
     # --- interactions ---------------------------------------------------------------------
 
     async def press(self, custom_id: str, channel_id: int = 1300000000000000001) -> str:
@@ -415,11 +362,14 @@ class FakeDiscord:
             channel_id=channel_id,
             new_id=self.new_id,
         )
+        self.interactions.add(str(payload["id"]), str(payload["token"]), 3, self.clock())
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])
 
     async def inject(self, name: str, options: dict[str, Any] | None = None, **kw: Any) -> str:
         """Dispatch an interaction; returns its token (follow-ups are posted under it)."""
         payload = interaction_payload(name, options, new_id=self.new_id, **kw)
+        kind = int(payload["type"])
+        self.interactions.add(str(payload["id"]), str(payload["token"]), kind, self.clock())
         await self.dispatch("INTERACTION_CREATE", payload)
         return str(payload["token"])

@@ -6,16 +6,23 @@ them — including ``attachment_size_limit``, which discord.py ≥ 2.5 requires.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "APP_ID",
     "BOT_ID",
     "GUILD_ID",
+    "Fault",
     "application_payload",
     "bot_user",
+    "forbidden",
     "interaction_payload",
+    "message_payload",
+    "rate_limited",
     "thread_payload",
+    "unauthorized",
+    "unknown_channel",
 ]
 
 APP_ID = 1100000000000000001
@@ -137,3 +144,91 @@ def interaction_payload(
         "permissions": str(permissions),
     }
     return payload
+
+
+def message_payload(
+    channel_id: str,
+    body: Any,
+    files: dict[str, bytes],
+    *,
+    new_id: Callable[[], int],
+    webhook_id: str | None = None,
+) -> dict[str, Any]:
+    """The message Discord answers a create / edit / follow-up with (components echoed)."""
+    body = body or {}
+    attachments = []
+    for i, meta in enumerate(body.get("attachments", [])):
+        data = files.get(f"files[{meta.get('id', i)}]", b"")
+        attachments.append(
+            {
+                "id": str(new_id()),
+                "filename": meta.get("filename", f"file{i}"),
+                "size": len(data),
+                "url": f"https://cdn.example/{meta.get('filename')}",
+                "proxy_url": f"https://media.example/{meta.get('filename')}",
+                "content_type": "image/png",
+            }
+        )
+    message = {
+        "id": str(new_id()),
+        "channel_id": channel_id,
+        "type": 0,
+        "author": bot_user(),
+        "content": body.get("content") or "",
+        "embeds": body.get("embeds") or [],
+        "attachments": attachments,
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "pinned": False,
+        "flags": body.get("flags", 0),
+        "components": body.get("components") or [],
+    }
+    if webhook_id:
+        message["webhook_id"] = webhook_id
+    return message
+
+
+@dataclass
+class Fault:
+    """An injected failure: answer ``status`` with ``body`` (and ``headers``) ``times`` times."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    #: only calls whose path contains this (a channel id), every call when empty
+    path: str = ""
+
+
+def rate_limited(retry_after: float = 0.3, times: int = 1) -> Fault:
+    """A per-route 429 as Discord sends it (with the ``Via`` header discord.py requires)."""
+    headers = {
+        "Retry-After": str(retry_after),
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset-After": str(retry_after),
+        "X-RateLimit-Bucket": "fakebucket",
+        "X-RateLimit-Scope": "user",
+        "Via": "1.1 google",
+    }
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+    return Fault(429, body, headers, times)
+
+
+def forbidden(times: int = 1, path: str = "") -> Fault:
+    """403 Missing Permissions (code 50013), for calls whose path contains ``path``."""
+    return Fault(403, {"code": 50013, "message": "Missing Permissions"}, times=times, path=path)
+
+
+def unknown_channel(times: int = 1) -> Fault:
+    """404 Unknown Channel (code 10003)."""
+    return Fault(404, {"code": 10003, "message": "Unknown Channel"}, times=times)
+
+
+def unauthorized() -> dict[str, Any]:
+    """The body of Discord's 401 for a bad bot token."""
+    return {"code": 0, "message": "401: Unauthorized"}

@@ -1,43 +1,51 @@
 """Discord adapter: discord.py 2.x slash commands ↔ platform-neutral commands and replies.
 
 Thin by design — start, stop, send, bind commands. The command tree is generated from the
-command specs (:mod:`bot.adapters.discord.tree`); each slash command becomes a command
-line run by the command layer with a :class:`CallContext`, and the :class:`Reply` is
-rendered to Discord Markdown and sent as embeds with the charts attached
-(:mod:`bot.adapters.discord.render`).
+command specs (:mod:`bot.adapters.discord.tree`); each slash command's options are handed,
+by name, to the command layer with a :class:`CallContext` (``run_options``: each option is
+parsed on its own), and the :class:`Reply` is rendered to Discord Markdown and sent as
+embeds with the charts attached (:mod:`bot.adapters.discord.render`).
 
 Interactions must be answered within 3 s: commands that take a market (a ``symbol``
 parameter: data, analysis, a chart) are deferred at once ("thinking…") and answered with
 a follow-up; the others are answered directly. Errors are shown only to the caller
 (ephemeral): after a public defer the "thinking" placeholder is deleted first, so the
-error follow-up can be ephemeral. Admin commands are hidden from members without Manage
-Server (``default_permissions``) and checked again here (→ ``CallContext.is_admin``).
+error follow-up can be ephemeral. A command the command layer drops (the flood throttle)
+ends quietly: the placeholder is deleted and nothing is posted. A reply Discord refuses is
+logged and the placeholder replaced by a short apology. Admin commands are hidden from
+members without Manage Server (``default_permissions``) and checked again here
+(→ ``CallContext.is_admin``).
 
-As an :class:`~bot.notify.outlets.Outlet`, ``send`` posts to a channel id and ``post_thread``
-posts the first post, opens a thread on it and posts the rest inside, in order (discord.py
-waits out 429s itself, and each post is awaited before the next). A 403 is reported to the
-admin channel (or the log) and raised as :class:`PermanentDeliveryError`. The bot token
-is never logged here.
+A token Discord refuses — at login, or later as gateway close 4004 — cannot heal:
+:meth:`DiscordAdapter.start` raises, and :meth:`DiscordAdapter.wait_closed` (the process
+watches it) ends, with a one-line :class:`~bot.config.settings.ConfigError`, the HTTP
+session closed (:mod:`bot.adapters.discord.errors`).
+
+As an :class:`~bot.notify.outlets.Outlet` (alerts, threads) it posts to channels
+(:mod:`bot.adapters.discord.outlet`). The bot token is never logged here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import yarl
 
 from bot.adapters.discord.buttons import button_line, reply_view
+from bot.adapters.discord.errors import fatal_reason
 from bot.adapters.discord.lib import app_commands, discord
+from bot.adapters.discord.notices import Notices
+from bot.adapters.discord.outlet import ChannelOutlet, view_kwargs
 from bot.adapters.discord.render import (
     DEFAULT_UPLOAD_LIMIT,
-    DiscordMessage,
     build_messages,
-    delivery_error,
 )
 from bot.adapters.discord.tree import SpecLike, SymbolLister, app_command
+from bot.config.settings import ConfigError
 from bot.reply import CallContext, Platform, Reply
 
 __all__ = ["DEFAULT_API_BASE_URL", "DEFAULT_GATEWAY_URL", "CommandRunner", "DiscordAdapter"]
@@ -46,8 +54,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = discord.http.Route.BASE
 DEFAULT_GATEWAY_URL = str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
-_THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
-_THREAD_NAME_MAX = 100
 
 
 class CommandRunner(Protocol):
@@ -60,13 +66,13 @@ class CommandRunner(Protocol):
         self, line: str, ctx: CallContext, *, bot_username: str | None = None
     ) -> Reply | None: ...
 
+    async def run_options(
+        self, name: str, options: Mapping[str, str | None], ctx: CallContext
+    ) -> Reply | None: ...
+
 
 RenderText = Callable[[Reply, Platform], str]
-
-
-def _view_kwargs(view: discord.ui.View | None) -> dict[str, Any]:
-    """``{"view": view}`` when there is one (discord.py wants the argument left out)."""
-    return {"view": view} if view is not None else {}
+_APOLOGY = "Sorry — Discord refused that reply. It has been logged."
 
 
 class _Client(discord.Client):
@@ -83,7 +89,7 @@ class _Client(discord.Client):
         await self._adapter._press(interaction)
 
 
-class DiscordAdapter:
+class DiscordAdapter(ChannelOutlet):
     """One Discord bot on the shared event loop: slash commands in, replies and posts out."""
 
     def __init__(
@@ -108,6 +114,7 @@ class DiscordAdapter:
         self._gateway_url = gateway_url
         self._saved: tuple[str, yarl.URL] | None = None
         self.admin_channel_id = admin_channel_id
+        self.notices = Notices()
         self._sync_commands = sync_commands
         self._ready_timeout = ready_timeout
         self.client = _Client(
@@ -127,12 +134,26 @@ class DiscordAdapter:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in, sync the command tree, connect to the gateway and wait for READY."""
+        """Log in, sync the command tree, connect to the gateway and wait for READY.
+
+        A failure closes what was opened; one that no retry heals (a refused token) is
+        raised as a one-line :class:`ConfigError`."""
         self._saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         if self._api_base_url:
             discord.http.Route.BASE = self._api_base_url.rstrip("/")
         if self._gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self._gateway_url)
+        try:
+            await self._connect()
+        except BaseException as exc:
+            await self._close()
+            reason = fatal_reason(exc)
+            if reason is not None:
+                raise ConfigError([reason]) from None
+            raise
+        log.info("Discord: logged in as %s", self.client.user)
+
+    async def _connect(self) -> None:
         await self.client.login(self._token)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord")
         ready = asyncio.create_task(self.client.wait_until_ready())
@@ -144,17 +165,39 @@ class DiscordAdapter:
             if self._task in done:
                 self._task.result()  # raises the connection error
             raise TimeoutError("Discord gateway did not become ready")
-        log.info("Discord: logged in as %s", self.client.user)
+
+    async def wait_closed(self) -> None:
+        """Return when the gateway connection has ended on its own (it never does while it
+        runs: discord.py reconnects); raise :class:`ConfigError` when Discord ended it for
+        good (close 4004: the token was reset), or the error that ended it."""
+        task = self._task
+        if task is None:
+            raise RuntimeError("the Discord adapter is not started")
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = fatal_reason(exc)
+            if reason is not None:
+                raise ConfigError([reason]) from None
+            raise
 
     async def stop(self) -> None:
         """Close the gateway and the HTTP session; restore the global URLs."""
+        await self._close(log_errors=True)
+
+    async def _close(self, *, log_errors: bool = False) -> None:
         await self.client.close()
-        if self._task is not None:
+        task, self._task = self._task, None
+        if task is not None:
             try:
-                await self._task
-            except Exception:
-                log.exception("Discord connection ended with an error")
-            self._task = None
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:
+                if log_errors and fatal_reason(exc) is None:  # a fatal one was reported
+                    log.warning("Discord connection ended with an error: %r", exc)
         if self._saved is not None:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved
             self._saved = None
@@ -178,13 +221,25 @@ class DiscordAdapter:
             user_name=user.display_name,
         )
 
-    async def _run(self, interaction: discord.Interaction, spec: SpecLike, line: str) -> None:
+    async def _run(
+        self, interaction: discord.Interaction, spec: SpecLike, options: dict[str, str | None]
+    ) -> None:
         heavy = any(p.kind == "symbol" for p in spec.params)
         if heavy:
             await interaction.response.defer(thinking=True)
-        reply = await self._commands.run(line, self._context(interaction))
-        if reply is None:
-            reply = Reply("error", {"message": "Nothing to answer.", "usage": "", "example": ""})
+        reply = await self._commands.run_options(spec.name, options, self._context(interaction))
+        try:
+            if reply is None:  # dropped (the flood throttle): end quietly, remove "thinking…"
+                if not heavy:
+                    await interaction.response.defer(ephemeral=True, thinking=True)
+                await interaction.delete_original_response()
+                return
+            await self._answer(interaction, reply, heavy=heavy)
+        except discord.HTTPException as exc:
+            log.error("Discord refused the reply to /%s: %s", spec.name, exc)
+            await self._apologise(interaction)
+
+    async def _answer(self, interaction: discord.Interaction, reply: Reply, *, heavy: bool) -> None:
         messages = build_messages(
             self._render(reply, "discord"),
             reply.images,
@@ -196,7 +251,7 @@ class DiscordAdapter:
             await interaction.delete_original_response()
         view = None if reply.is_error else reply_view(reply.buttons)
         for i, message in enumerate(messages):
-            extra = _view_kwargs(view if i == 0 else None)
+            extra = view_kwargs(view if i == 0 else None)
             if i == 0 and not heavy:
                 await interaction.response.send_message(
                     embeds=message.embeds,
@@ -212,6 +267,15 @@ class DiscordAdapter:
                     **extra,
                 )
 
+    async def _apologise(self, interaction: discord.Interaction) -> None:
+        """Best effort: a short error in place of "thinking…" (or as the answer)."""
+        embed = build_messages(_APOLOGY, is_error=True)[0].embeds
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.edit_original_response(embeds=embed, attachments=[], view=None)
+            else:
+                await interaction.response.send_message(embeds=embed, ephemeral=True)
+
     async def _press(self, interaction: discord.Interaction) -> None:
         """A pressed reply button: re-run its command line and update the message in place."""
         line = button_line(interaction)
@@ -221,6 +285,12 @@ class DiscordAdapter:
         reply = await self._commands.run(line, self._context(interaction))
         if reply is None:
             return
+        try:
+            await self._update(interaction, reply)
+        except discord.HTTPException as exc:  # the message stays as it was
+            log.error("Discord refused the update for %r: %s", line, exc)
+
+    async def _update(self, interaction: discord.Interaction, reply: Reply) -> None:
         messages = build_messages(
             self._render(reply, "discord"),
             reply.images,
@@ -235,81 +305,3 @@ class DiscordAdapter:
         await interaction.edit_original_response(
             embeds=first.embeds, attachments=first.files(), view=reply_view(reply.buttons)
         )
-
-    # --- outlet ---------------------------------------------------------------------------
-
-    async def _post(
-        self,
-        channel_id: int,
-        message: DiscordMessage,
-        view: discord.ui.View | None = None,
-        *,
-        silent: bool = False,
-    ) -> discord.Message:
-        channel = self.client.get_partial_messageable(channel_id)
-        return await channel.send(
-            embeds=message.embeds, files=message.files(), silent=silent, **_view_kwargs(view)
-        )
-
-    async def _deliver(
-        self,
-        chat_id: str,
-        messages: Iterable[DiscordMessage],
-        view: discord.ui.View | None = None,
-        *,
-        silent: bool = False,
-    ) -> list[int]:
-        """Post ``messages`` in order to ``chat_id`` (``view`` on the first); message ids."""
-        ids: list[int] = []
-        try:
-            for message in messages:
-                sent = await self._post(int(chat_id), message, None if ids else view, silent=silent)
-                ids.append(sent.id)
-        except Exception as exc:
-            error = delivery_error(chat_id, exc)
-            if isinstance(exc, discord.Forbidden):
-                await self._report(chat_id, str(error))
-            raise error from exc
-        return ids
-
-    def _messages(self, reply: Reply) -> list[DiscordMessage]:
-        text = self._render(reply, "discord")
-        return build_messages(text, reply.images, is_error=reply.is_error)
-
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Post ``reply`` to the channel ``chat_id``; raises a DeliveryError."""
-        await self._deliver(
-            chat_id, self._messages(reply), reply_view(reply.buttons), silent=reply.silent
-        )
-
-    async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:
-        """The first post in the channel, a thread named ``title`` on it, the rest inside."""
-        if not posts:
-            return
-        first_ids = await self._deliver(chat_id, self._messages(posts[0]))
-        name = title.strip()[:_THREAD_NAME_MAX] or "thread"
-        try:
-            # a raw route: Message.create_thread needs the guild cached, a partial one is not
-            thread = await self.client.http.start_thread_with_message(
-                int(chat_id), first_ids[0], name=name, auto_archive_duration=_THREAD_ARCHIVE_MINUTES
-            )
-        except Exception as exc:
-            error = delivery_error(chat_id, exc)
-            if isinstance(exc, discord.Forbidden):
-                await self._report(chat_id, f"cannot create a thread: {error}")
-            raise error from exc
-        thread_id = str(thread["id"])
-        for post in posts[1:]:
-            await self._deliver(thread_id, self._messages(post))
-
-    async def _report(self, chat_id: str, problem: str) -> None:
-        """Tell the admin channel (or the log) that posting to ``chat_id`` failed."""
-        text = f"liqwatch could not post to <#{chat_id}>: {problem}"
-        log.warning("Discord: %s", text)
-        target = self.admin_channel_id
-        if target is None or str(target) == chat_id:
-            return
-        try:
-            await self._post(target, build_messages(text, is_error=True)[0])
-        except Exception as exc:  # the report is best effort: never let it hide the error
-            log.warning("Discord: could not report to the admin channel: %s", exc)

@@ -3,13 +3,19 @@
 Each :class:`~bot.commands.spec.CommandSpec` becomes an ``app_commands.Command`` whose
 options mirror the spec's parameters, typed by kind:
 
-* ``symbol`` — a string with autocomplete from the tracked markets;
+* ``symbol`` — a string with autocomplete from the tracked markets (and the parameter's
+  literal words, such as ``all``);
 * ``range`` — choices ``12h`` … ``30d``; ``exchange`` — the configured exchanges + ``all``;
+* ``choice`` — its choices (a rule, a mode);
 * ``window``, ``price``, ``text`` — strings (``10%``, ``98k``: the command layer parses them),
   a ``text`` parameter with ``choices`` becomes a choice list.
 
-The callback only rebuilds the command line (``/heatmap BTC 7d all``) from the options and
-hands it to ``run``; the command layer does the parsing, validation and work.
+Commands only some may use (``admin``, and ``group_admin`` ones such as ``/subscribe``) carry
+``default_member_permissions`` = Manage Server, so members without it do not see them (a
+server can change that in its integration settings; the command layer checks again).
+
+The callback hands the options, by name, to ``run``; the command layer parses each one on its
+own (``Commands.run_options``), so an error names the option that is wrong.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from bot.reply import RANGES
 __all__ = [
     "CHOICES_LIMIT",
     "DESCRIPTION_MAX",
-    "LineRunner",
+    "OptionsRunner",
     "ParamLike",
     "SpecLike",
     "SymbolLister",
@@ -36,8 +42,8 @@ __all__ = [
 DESCRIPTION_MAX = 100
 CHOICES_LIMIT = 25
 
-#: runs a rebuilt command line for an interaction
-LineRunner = Callable[[discord.Interaction, "SpecLike", str], Awaitable[None]]
+#: runs a command with its options (by name; ``None`` when omitted) for an interaction
+OptionsRunner = Callable[[discord.Interaction, "SpecLike", dict[str, str | None]], Awaitable[None]]
 #: the tracked markets' symbols (``BTC/USDT:USDT``), for autocomplete
 SymbolLister = Callable[[], Awaitable[Iterable[str]]]
 
@@ -63,6 +69,8 @@ class SpecLike(Protocol):
     @property
     def admin(self) -> bool: ...
     @property
+    def group_admin(self) -> bool: ...
+    @property
     def params(self) -> Sequence[ParamLike]: ...
 
 
@@ -72,7 +80,8 @@ def _clip(text: str, limit: int = DESCRIPTION_MAX) -> str:
 
 
 def command_line(name: str, params: Sequence[ParamLike], values: dict[str, Any]) -> str:
-    """``/name`` followed by the given option values in the spec's order (omitted skipped)."""
+    """``/name`` followed by the given option values in the spec's order (omitted skipped):
+    how a slash command reads as a typed line (logs, buttons)."""
     tokens = [f"/{name}"]
     for param in params:
         value = values.get(param.name)
@@ -92,6 +101,8 @@ def suggest_symbols(symbols: Iterable[str], typed: str, limit: int = CHOICES_LIM
 
 
 def _choices(param: ParamLike, exchanges: Sequence[str]) -> list[app_commands.Choice[str]]:
+    if param.kind == "symbol":
+        return []  # autocomplete instead (Discord allows one or the other)
     if param.kind == "range":
         labels: Sequence[str] = [r.label for r in RANGES]
     elif param.kind == "exchange":
@@ -103,16 +114,19 @@ def _choices(param: ParamLike, exchanges: Sequence[str]) -> list[app_commands.Ch
 
 def app_command(
     spec: SpecLike,
-    run: LineRunner,
+    run: OptionsRunner,
     *,
     exchanges: Sequence[str] = (),
     symbols: SymbolLister | None = None,
 ) -> app_commands.Command[Any, ..., None]:
-    """The slash command for ``spec``; its callback runs ``/name options…`` through ``run``."""
+    """The slash command for ``spec``; its callback hands the options to ``run``."""
     params = list(spec.params)
 
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
-        await run(interaction, spec, command_line(spec.name, params, values))
+        options = {
+            p.name: None if values.get(p.name) is None else str(values[p.name]) for p in params
+        }
+        await run(interaction, spec, options)
 
     signature = [
         inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD),
@@ -136,13 +150,18 @@ def app_command(
         app_commands.choices(**choices)(callback)
     if symbols is not None:
 
-        async def complete(
-            interaction: discord.Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            found = suggest_symbols(await symbols(), current)
-            return [app_commands.Choice(name=s, value=s) for s in found]
+        def completer(param: ParamLike) -> Any:
+            async def complete(
+                interaction: discord.Interaction, current: str
+            ) -> list[app_commands.Choice[str]]:
+                typed = current.strip().lower()
+                words = [w for w in param.choices if w.startswith(typed)]
+                found = [*words, *suggest_symbols(await symbols(), current)][:CHOICES_LIMIT]
+                return [app_commands.Choice(name=s, value=s) for s in found]
 
-        complete_names = {p.name: complete for p in params if p.kind == "symbol"}
+            return complete
+
+        complete_names = {p.name: completer(p) for p in params if p.kind == "symbol"}
         if complete_names:
             app_commands.autocomplete(**complete_names)(callback)
     command: app_commands.Command[Any, ..., None] = app_commands.Command(
@@ -150,6 +169,6 @@ def app_command(
         description=_clip(spec.summary),
         callback=callback,
     )
-    if spec.admin:
+    if spec.admin or spec.group_admin:
         command.default_permissions = discord.Permissions(manage_guild=True)
     return command

@@ -9,11 +9,17 @@ thread title (``thread_name``) and the rest are sent into that thread.
 discord.py honours a webhook 429 only when the answer carries a ``Via`` header (Discord's
 own answers do); otherwise it raises, and the error becomes a
 :class:`~bot.notify.outlets.TemporaryDeliveryError`.
+
+``api_base_url`` (``discord.api_base_url``: a proxy, a test server) applies to this outlet
+only: discord.py builds webhook URLs from its process-wide ``Route.BASE``, so each request
+of this outlet goes through its own webhook adapter that swaps that base for this one (set
+in discord.py's ``async_context`` for the duration of the call, never globally).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -24,6 +30,23 @@ from bot.reply import Platform, Reply
 __all__ = ["DiscordWebhookOutlet"]
 
 RenderText = Callable[[Reply, Platform], str]
+_async = discord.webhook.async_
+
+
+class _RebasedAdapter(_async.AsyncWebhookAdapter):
+    """discord.py's webhook adapter, sending to ``base`` instead of ``Route.BASE``."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.base = base.rstrip("/")
+
+    async def request(
+        self, route: discord.http.Route, session: aiohttp.ClientSession, **kwargs: Any
+    ) -> Any:
+        default = discord.http.Route.BASE
+        if route.url.startswith(default):
+            route.url = self.base + route.url[len(default) :]
+        return await super().request(route, session, **kwargs)
 
 
 class DiscordWebhookOutlet:
@@ -39,10 +62,16 @@ class DiscordWebhookOutlet:
         forum: bool = False,
         api_base_url: str | None = None,
     ) -> None:
-        """``api_base_url`` (tests, proxies) sets ``discord.http.discord.http.Route.BASE`` process-wide."""
-        if api_base_url:
-            discord.http.Route.BASE = api_base_url.rstrip("/")
-        self.webhook = discord.Webhook.from_url(webhook_url, session=session)
+        """``webhook_url`` as Discord shows it; ``api_base_url`` (proxies, tests) for this
+        outlet only. A URL discord.py cannot read is a ``ValueError`` naming the setting."""
+        try:
+            self.webhook = discord.Webhook.from_url(webhook_url, session=session)
+        except ValueError:
+            raise ValueError(
+                "discord.webhook_url: not a Discord webhook URL, use "
+                "https://discord.com/api/webhooks/<id>/<token>"
+            ) from None
+        self._adapter = _RebasedAdapter(api_base_url) if api_base_url else None
         self._render = render_text
         self._username = username
         self._forum = forum
@@ -63,6 +92,7 @@ class DiscordWebhookOutlet:
         thread_name: str | None = None,
     ) -> discord.WebhookMessage:
         missing = discord.utils.MISSING
+        token = _async.async_context.set(self._adapter) if self._adapter is not None else None
         try:
             return await self.webhook.send(
                 embeds=message.embeds,
@@ -74,6 +104,9 @@ class DiscordWebhookOutlet:
             )
         except Exception as exc:
             raise delivery_error(chat_id, exc) from exc
+        finally:
+            if token is not None:
+                _async.async_context.reset(token)
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Post ``reply`` through the webhook (in order, waiting for each message)."""

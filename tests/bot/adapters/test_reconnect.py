@@ -4,8 +4,10 @@ The bot must run for months, so every way the link to a platform can break is pl
 here and the bot must come back on its own: the Discord gateway closing (discord.py
 RESUMEs the session, or IDENTIFYs afresh when the session is gone), a gateway that goes
 silent (no heartbeat ACKs), and Telegram's ``getUpdates`` failing with 502s and dropped
-connections (PTB's polling loop retries with backoff, forever). A revoked Telegram token is
-the one failure that cannot heal: it must be said clearly in the log, without the token.
+connections (PTB's polling loop retries with backoff, forever). A revoked token is the one
+failure that cannot heal: it must be said clearly in the log, without the token — and on
+Discord (401 at login, gateway close 4004 later) it ends the process: one line, exit 1, the
+HTTP session closed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from bot.adapters.discord.lib import discord
 from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.analysis.service import MarketService
 from bot.app.logs import setup_logging
+from bot.app.runtime import Component, serve
 from bot.commands.catalog import build_commands
+from bot.config.settings import ConfigError
 from bot.market.sim_source import DEFAULT_START_MS, SimSource
 from bot.reply.text import render_reply
 from bot.state.store import Store
@@ -175,6 +179,100 @@ async def test_silent_gateway_is_detected_and_resumed(service: MarketService) ->
         await _heatmap_answered(fake)
         task = adapter._task
         assert task is not None and not task.done()
+
+
+def _adapter(
+    service: MarketService, fake: FakeDiscord, token: str = DISCORD_TOKEN
+) -> DiscordAdapter:
+    return DiscordAdapter(
+        token,
+        build_commands(service),
+        render_reply,
+        api_base_url=fake.api_base_url,
+        gateway_url=fake.gateway_url,
+        guild_ready_timeout=0.1,
+    )
+
+
+def _session_closed(adapter: DiscordAdapter) -> bool:
+    session = adapter.client.http._HTTPClient__session  # type: ignore[attr-defined]
+    return bool(session is None or session.closed)
+
+
+async def test_a_refused_token_at_start_is_one_clear_error_and_closes_the_session(
+    service: MarketService,
+) -> None:
+    async with FakeDiscord(DISCORD_TOKEN) as fake:
+        adapter = _adapter(service, fake, token=DISCORD_TOKEN[:-4] + "xxxx")
+        with pytest.raises(ConfigError) as refused:
+            await adapter.start()
+        (problem,) = refused.value.problems
+        assert problem.startswith(
+            "discord.token: Discord rejected the bot token (401 Unauthorized)"
+        )
+        assert "LIQWATCH__DISCORD__TOKEN" in problem and DISCORD_TOKEN[-20:] not in problem
+        assert refused.value.__cause__ is None and refused.value.__suppress_context__
+        assert _session_closed(adapter) and adapter.client.is_closed()
+        assert fake.api_base_url != discord.http.Route.BASE  # the URLs were put back
+        assert not fake.identifies  # it never reached the gateway
+
+
+async def test_a_token_revoked_while_running_ends_the_adapter_with_one_clear_error(
+    service: MarketService, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeDiscord(DISCORD_TOKEN) as fake:
+        adapter = _adapter(service, fake)
+        await adapter.start()
+        await _heatmap_answered(fake)
+        await fake.revoke()  # Developer Portal → Reset Token: the gateway closes with 4004
+        async with asyncio.timeout(10):
+            with pytest.raises(ConfigError) as ended:
+                await adapter.wait_closed()
+        (problem,) = ended.value.problems
+        assert "authentication failed (close code 4004)" in problem
+        assert problem.startswith("discord.token: ")
+        assert adapter.client.is_closed()
+        await adapter.stop()  # nothing left to close, nothing more to say
+        assert _session_closed(adapter)
+    assert not _errors(caplog)
+    assert not [
+        r for r in caplog.records if r.name.startswith("bot") and r.levelno >= logging.WARNING
+    ]
+
+
+async def _forever(stop: asyncio.Event) -> None:
+    await stop.wait()
+
+
+@pytest.mark.parametrize("when", ["at start", "while running"])
+async def test_liqwatch_run_exits_1_with_one_line_on_a_refused_token(
+    service: MarketService, caplog: pytest.LogCaptureFixture, when: str
+) -> None:
+    """``serve`` as ``liqwatch run`` drives it (bot.app.cli wires ``watch=wait_closed``)."""
+    async with FakeDiscord(DISCORD_TOKEN) as fake:
+        token = DISCORD_TOKEN if when == "while running" else "MTE.wrong.token"
+        adapter = _adapter(service, fake, token=token)
+        component = Component("discord", adapter.start, adapter.stop, watch=adapter.wait_closed)
+
+        async def revoke_once_running() -> None:
+            await _until(adapter.client.is_ready)
+            await fake.revoke()
+
+        revoker = asyncio.create_task(revoke_once_running())
+        async with asyncio.timeout(20):
+            code = await serve([component], _forever, handle_signals=False, grace_s=5)
+        revoker.cancel()
+        assert code == 1
+        assert _session_closed(adapter)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    (line,) = errors
+    assert line.exc_info is None  # no traceback
+    said = line.getMessage()
+    assert said.startswith(
+        "discord failed to start: " if when == "at start" else "discord stopped: "
+    )
+    assert "discord.token: " in said and "LIQWATCH__DISCORD__TOKEN" in said
+    assert DISCORD_TOKEN not in said
 
 
 # ---- Telegram ---------------------------------------------------------------------------------

@@ -38,10 +38,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.analysis.service import MarketService
-from bot.commands.alert_cmds import GROUP_ADMIN_ONLY
+from bot.commands.alert_cmds import GROUP_ADMIN_ONLY, MANAGE_SERVER_ONLY
 from bot.commands.catalog import build_commands
 from bot.commands.market_cmds import CommandDefaults
 from bot.commands.registry import ADMIN_ONLY, APOLOGY, Commands
+from bot.commands.registry import MANAGE_SERVER_ONLY as MANAGE_SERVER_COMMAND
 from bot.commands.spec import CommandSpec
 from bot.notify.alerts import RULE_NAMES
 from bot.reply import RANGES, CallContext, Reply
@@ -145,6 +146,7 @@ KIND_TOKENS: Final[dict[str, tuple[str, ...]]] = {
     "exchange": (*EXCHANGES, "all", "ALL"),
     "window": ("5%", "10", "0.1", "50%", "1%", "0.5%", "51%"),
     "price": ("98k", "105k", "$98,500", "80000", "95K", "1.2m", "90,000.5", "200k"),
+    "choice": (*RULE_NAMES, "all", "on", "silent", "off", "Imbalance", "loud"),
     "text": (
         *RULE_NAMES, "all", "BTC", "eth", "on", "silent", "off", "8", "1%", "$2.5M", "0.01",
     ),
@@ -313,7 +315,12 @@ async def test_group_members_are_refused_and_admins_are_not(
         for line in _changing_lines(spec):
             refused = await b.commands.run(line, member)
             assert refused is not None and refused.is_error, line
-            assert refused.context["message"] in (ADMIN_ONLY, GROUP_ADMIN_ONLY), line
+            expected = (
+                (MANAGE_SERVER_COMMAND, MANAGE_SERVER_ONLY)
+                if platform == "discord"
+                else (ADMIN_ONLY, GROUP_ADMIN_ONLY)
+            )
+            assert refused.context["message"] in expected, line
             allowed = await b.commands.run(line, admin)
             assert allowed is not None and not allowed.is_error, (line, allowed)
 

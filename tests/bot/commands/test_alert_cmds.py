@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from bot.analysis.service import MarketService
-from bot.commands.alert_cmds import ALERT_TEMPLATE_NAMES, GROUP_ADMIN_ONLY, parse_threshold
+from bot.commands.alert_cmds import (
+    ALERT_TEMPLATE_NAMES,
+    GROUP_ADMIN_ONLY,
+    MANAGE_SERVER_ONLY,
+    parse_threshold,
+)
 from bot.commands.catalog import build_commands
 from bot.commands.registry import Commands
 from bot.commands.spec import ArgumentError
@@ -178,3 +183,43 @@ def test_alert_templates_load_and_render_every_rule_on_every_platform() -> None:
         alert_reply(AlertEvent("prints", BTC, "x", 1, 1.0, "card", numbers["prints"])), "console"
     )
     assert "15m" in body or "15 min" in body
+
+
+async def test_on_discord_the_refusal_names_manage_server() -> None:
+    commands, _ = build()
+    member = CallContext("discord", "55", "7", is_group=True)
+    for name, options in (
+        ("subscribe", {"symbol": "BTC"}),
+        ("unsubscribe", {"symbol": "all"}),
+        ("settings", {"rule": "imbalance", "mode": "off"}),
+    ):
+        reply = await commands.run_options(name, options, member)
+        assert reply is not None and reply.is_error
+        assert reply.context["message"] == MANAGE_SERVER_ONLY, name
+        assert "admins of this group" not in text(reply)
+
+
+async def test_named_options_of_unsubscribe_and_settings() -> None:
+    commands, subs = build()
+    await commands.run("/subscribe BTC", PRIVATE)
+    body = text(await commands.run_options("unsubscribe", {"symbol": "BTC", "rule": "oi"}, PRIVATE))
+    assert "1 subscription" in body
+    options = {"rule": "imbalance", "mode": "silent", "threshold": "8"}
+    body = text(await commands.run_options("settings", options, PRIVATE))
+    assert "imbalance: silent, threshold 8:1" in body
+    bad = await commands.run_options("settings", {"rule": "imbalance", "mode": "loud"}, PRIVATE)
+    assert bad is not None and bad.context["message"].startswith("Option 'mode': Unknown mode")
+    which = await commands.run_options("settings", {"mode": "off"}, PRIVATE)
+    assert which is not None and "Which rule?" in which.context["message"]
+    body = text(await commands.run_options("unsubscribe", {"symbol": "all"}, PRIVATE))
+    assert "every market" in body and subs.for_chat("telegram", "100") == []
+
+
+async def test_typed_settings_still_take_the_mode_after_the_threshold() -> None:
+    commands, subs = build()
+    await commands.run("/settings imbalance 6 silent", PRIVATE)
+    assert subs.setting("telegram", "100", "imbalance") == ChatSetting("imbalance", "silent", 6.0)
+    reply = await commands.run("/settings bogus on", PRIVATE)
+    assert reply is not None and "Unknown alert rule 'bogus'" in reply.context["message"]
+    reply = await commands.run("/settings imbalance 6 7", PRIVATE)
+    assert reply is not None and "Too many words" in reply.context["message"]

@@ -10,7 +10,7 @@ import pytest
 from bot.analysis.service import MarketService
 from bot.commands.catalog import TEMPLATE_NAMES, build_commands
 from bot.commands.market_cmds import CommandDefaults, short_symbol
-from bot.commands.registry import ADMIN_ONLY, APOLOGY, Commands
+from bot.commands.registry import ADMIN_ONLY, APOLOGY, MANAGE_SERVER_ONLY, Commands
 from bot.commands.spec import Call, CommandSpec
 from bot.reply import RANGES, CallContext, Reply
 from bot.reply.text import render_reply
@@ -237,3 +237,38 @@ def test_short_symbol() -> None:
     assert short_symbol("BTC/USDT:USDT") == "BTC"
     assert short_symbol("BTC/USDC:USDC") == "BTCUSDC"
     assert short_symbol("SOL") == "SOL"
+
+
+async def test_run_options_parses_each_option_on_its_own() -> None:
+    commands, _, _ = build()
+    reply = await commands.run_options("heatmap", {"symbol": "btc 🚀🚀", "range": None}, USER)
+    assert reply is not None and reply.is_error
+    assert reply.context["message"].startswith("Option 'symbol': 'btc 🚀🚀' is not a symbol")
+    assert reply.context["usage"] == "/heatmap [symbol] [range] [exchange]"
+    reply = await commands.run_options("heatmap", {"symbol": "BTC", "range": "7d"}, USER)
+    assert reply is not None and not reply.is_error and reply.images
+    reply = await commands.run_options("nosuch", {}, USER)
+    assert reply is not None and "Unknown command /nosuch" in reply.context["message"]
+
+
+async def test_run_options_goes_through_the_throttle_and_the_size_limit() -> None:
+    from bot.commands.throttle import Throttle
+
+    commands, service, _ = build()
+    limited = Commands(commands.specs, exchanges=service.exchanges, throttle=Throttle(capacity=1))
+    assert not (await limited.run_options("help", {}, USER) or Reply("x")).is_error
+    told = await limited.run_options("help", {}, USER)
+    assert told is not None and "Slow down" in told.context["message"]
+    assert await limited.run_options("help", {}, USER) is None  # then silence
+    huge = await commands.run_options("heatmap", {"symbol": "B" * 100}, USER)
+    assert huge is not None and "too long" in huge.context["message"]
+
+
+async def test_admin_refusal_names_manage_server_on_discord() -> None:
+    async def purge(call: Call) -> Reply:
+        return Reply("start", {"symbol": "BTC", "exchanges": []})
+
+    commands = Commands([CommandSpec("purge", "Drop the cache", admin=True, handler=purge)])
+    member = CallContext(platform="discord", chat_id="1", user_id="2", is_group=True)
+    refused = await commands.run_options("purge", {}, member)
+    assert refused is not None and refused.context["message"] == MANAGE_SERVER_ONLY

@@ -12,6 +12,7 @@ from bot.commands.parsing import (
     RANGES,
     check_price_bounds,
     parse_args,
+    parse_options,
     parse_price,
     parse_range,
     parse_symbol,
@@ -242,3 +243,77 @@ def test_split_command(
     else:
         assert parsed is not None
         assert (parsed.name, parsed.tokens, parsed.addressed_to) == expected
+
+
+UNSUBSCRIBE = CommandSpec(
+    "unsubscribe",
+    "unsubscribe",
+    (
+        Param("symbol", "symbol", required=True, choices=("all",)),
+        Param("rule", "choice", default="all", choices=("imbalance", "oi", "all")),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "symbol", "rule"),
+    [
+        ("all", "all", "all"),
+        ("ALL oi", "all", "oi"),
+        ("BTC all", "BTC", "all"),
+        ("BTC", "BTC", "all"),
+        ("oi BTC", "BTC", "oi"),
+    ],
+)
+def test_choice_words_and_a_symbols_literal_words(line: str, symbol: str, rule: str) -> None:
+    assert parse(UNSUBSCRIBE, line) == {"symbol": symbol, "rule": rule}
+
+
+def test_an_unknown_choice_lists_them_and_guesses() -> None:
+    with pytest.raises(ArgumentError, match=r"Unknown rule 'imbalanse'\. Did you mean imbalance\?"):
+        parse(UNSUBSCRIBE, "BTC imbalanse")
+
+
+def test_a_choice_param_needs_its_choices() -> None:
+    with pytest.raises(ValueError, match="needs its choices"):
+        CommandSpec("x", "x", (Param("mode", "choice"),))
+
+
+def test_a_negative_price_is_said_to_be_below_zero() -> None:
+    with pytest.raises(ArgumentError, match="must be above zero"):
+        parse_price("-5")
+    with pytest.raises(ArgumentError, match="is not a number"):
+        parse_price("-lots")
+
+
+@pytest.mark.parametrize(
+    ("spec", "options", "message"),
+    [
+        (HEATMAP, {"symbol": "btc 🚀🚀"}, "Option 'symbol': 'btc 🚀🚀' is not a symbol"),
+        (HEATMAP, {"range": "🚀🚀"}, "Option 'range': Unknown range '🚀🚀'"),
+        (IMBALANCE, {"window": "ten"}, "Option 'window': Window 'ten' is not a percentage"),
+        (CASCADE, {"symbol": "BTC", "price": "-5"}, "Option 'price': Price '-5' must be above"),
+        (CASCADE, {"symbol": "BTC"}, "Missing option 'price': a price."),
+        (HEATMAP, {"colour": "red"}, "Unknown option 'colour'."),
+        (UNSUBSCRIBE, {"symbol": "BTC", "rule": "loud"}, "Option 'rule': Unknown rule 'loud'"),
+    ],
+)
+def test_options_are_parsed_one_by_one_and_errors_name_them(
+    spec: CommandSpec, options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ArgumentError) as refused:
+        parse_options(spec, options, exchanges=EXCHANGES)
+    assert str(refused.value).startswith(message)
+
+
+def test_options_never_spill_into_each_other() -> None:
+    """A value that would be another parameter's token stays in its own option."""
+    found = parse_options(HEATMAP, {"symbol": "bybit"}, exchanges=EXCHANGES)
+    assert found["symbol"] == "bybit" and found["exchange"] == "all"
+    assert parse_options(NOTE, {"symbol": "BTC", "text": "watch 7d all"}) == {
+        "symbol": "BTC",
+        "text": "watch 7d all",
+    }
+    defaults = parse_options(HEATMAP, {"symbol": "ETH", "range": " ", "exchange": None})
+    assert defaults["range"] == RANGES[1] and defaults["exchange"] == "all"
+    assert parse_options(UNSUBSCRIBE, {"symbol": "All"}) == {"symbol": "all", "rule": "all"}

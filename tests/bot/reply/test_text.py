@@ -128,6 +128,10 @@ def test_console_is_plain() -> None:
         ("- item", r"\- item"),
         ("> q", r"\> q"),
         ("a-b", "a-b"),
+        ("-2.8%", "-2.8%"),  # a negative number starts no list
+        ("# h", r"\# h"),
+        ("-# small", r"\-# small"),
+        ("line\n- item", "line\n\\- item"),
         (r"\\", r"\\\\"),
     ],
 )

@@ -51,3 +51,43 @@ def test_suggestions_prefer_prefix_matches() -> None:
     assert suggest_symbols(symbols, "bt") == ["BTC", "WBTC"]
     assert suggest_symbols(symbols, "") == ["BTC", "ETH", "SOL", "WBTC"]
     assert suggest_symbols(symbols, "btcusdt") == ["BTC", "WBTC"]
+
+
+GROUP_SPEC = CommandSpec(
+    "unsubscribe",
+    "Stop alerts",
+    (
+        Param("symbol", "symbol", required=True, choices=("all",), help="market, or all"),
+        Param("rule", "choice", default="all", choices=("imbalance", "oi", "all")),
+        Param("note", "text"),
+    ),
+    group_admin=True,
+)
+
+
+async def test_group_admin_commands_need_manage_server_and_choices_are_offered() -> None:
+    async def symbols() -> list[str]:
+        return ["BTC/USDT:USDT"]
+
+    command = app_command(GROUP_SPEC, _noop, symbols=symbols)
+    tree = app_commands.CommandTree(discord.Client(intents=discord.Intents.none()))
+    payload = command.to_dict(tree)
+    assert (
+        int(payload["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    )
+    options = {o["name"]: o for o in payload["options"]}
+    assert options["symbol"]["autocomplete"] and "choices" not in options["symbol"]
+    assert [c["value"] for c in options["rule"]["choices"]] == ["imbalance", "oi", "all"]
+    public = app_command(CommandSpec("alerts", "List"), _noop).to_dict(tree)
+    assert public["default_member_permissions"] is None
+
+
+async def test_the_callback_hands_each_option_by_name() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def run(_: Any, spec: Any, options: dict[str, str | None]) -> None:
+        seen.append(options)
+
+    command = app_command(GROUP_SPEC, run)
+    await command.callback(None, symbol="btc 🚀🚀", note="a b")  # type: ignore[arg-type]
+    assert seen == [{"symbol": "btc 🚀🚀", "rule": None, "note": "a b"}]

@@ -1,9 +1,10 @@
-"""Webhook mode against the loopback fake Discord: alerts, threads, forum posts, 429s."""
+"""Webhook mode against the loopback fake Discord: alerts, threads, forum posts, 429s, and
+``api_base_url`` honoured per outlet without touching discord.py's process-wide base."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -27,13 +28,6 @@ def _png() -> bytes:
     out = io.BytesIO()
     PilImage.new("RGB", (40, 30), (200, 30, 30)).save(out, format="PNG")
     return out.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def restore_discord_urls() -> Iterator[None]:
-    saved = discord.http.Route.BASE
-    yield
-    discord.http.Route.BASE = saved
 
 
 @pytest.fixture
@@ -109,7 +103,11 @@ async def test_forum_thread_is_named_then_filled(
     fake, _ = hook
     async with aiohttp.ClientSession() as session:
         outlet = DiscordWebhookOutlet(
-            fake.webhook_url(WEBHOOK_ID, WEBHOOK_TOKEN), session, _render, forum=True
+            fake.webhook_url(WEBHOOK_ID, WEBHOOK_TOKEN),
+            session,
+            _render,
+            forum=True,
+            api_base_url=fake.api_base_url,
         )
         posts = [Reply("post", {"text": f"part {i}"}) for i in range(3)]
         await outlet.post_thread("forum", "BTC structure", posts)
@@ -117,3 +115,35 @@ async def test_forum_thread_is_named_then_filled(
     assert first.json["thread_name"] == "BTC structure" and "thread_id" not in first.query
     thread_ids = {c.query.get("thread_id") for c in rest}
     assert len(rest) == 2 and len(thread_ids) == 1 and None not in thread_ids
+
+
+async def test_the_base_url_is_this_outlets_own() -> None:
+    """Two outlets, two servers; discord.py's process-wide base is never changed."""
+    default = discord.http.Route.BASE
+    async with (
+        FakeDiscord("unused") as one,
+        FakeDiscord("unused") as two,
+        aiohttp.ClientSession() as session,
+    ):
+        outlets = [
+            DiscordWebhookOutlet(
+                f.webhook_url(WEBHOOK_ID, WEBHOOK_TOKEN), session, _render, api_base_url=base
+            )
+            for f, base in ((one, one.api_base_url), (two, two.api_base_url + "/"))
+        ]
+        assert default == discord.http.Route.BASE
+        await outlets[0].send("alerts", Reply("alert", {"text": "to one"}))
+        await outlets[1].send("alerts", Reply("alert", {"text": "to two"}))
+        assert default == discord.http.Route.BASE
+    assert [c.json["embeds"][0]["description"] for c in one.calls_of("webhook")] == [
+        "discord: to one"
+    ]
+    assert [c.json["embeds"][0]["description"] for c in two.calls_of("webhook")] == [
+        "discord: to two"
+    ]
+
+
+async def test_a_url_discord_py_cannot_read_names_the_setting() -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ValueError, match=r"^discord\.webhook_url: not a Discord webhook URL"):
+            DiscordWebhookOutlet("https://discord.com/api/webhooks/42/short", session, _render)
