@@ -17,10 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    pass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
     from bot.analysis.service import MarketService
     from bot.app.runtime import Component
     from bot.commands.registry import Commands
@@ -87,19 +83,10 @@ def build_service(
     settings: Settings, store: Store, sources: dict[str, MarketSource]
 ) -> MarketService:
     """The one path from (symbol, range, exchanges) to analyses and charts."""
+    from bot.analysis.params import analysis_params
     from bot.analysis.service import CoreEngine, MarketService
-    from core.analysis import AnalysisParams
-    from core.levels import EngineParams, LeverageTiers
 
-    model = settings.model
-    params = AnalysisParams(
-        engine=EngineParams(
-            tiers=LeverageTiers(tuple(model.leverage_tiers), tuple(model.leverage_weights)),
-            position_notional=model.position_notional,
-        ),
-        bins=model.bins,
-        window=model.window,
-    )
+    params = analysis_params(settings.model)
     clock = _clock_for(sources)
     extra = {"clock": clock} if clock is not None else {}
     return MarketService(
@@ -113,7 +100,8 @@ def build_service(
     )
 
 
-def _load(path: str | None) -> Settings:
+def load_settings_or_exit(path: str | None) -> Settings:
+    """The settings of ``path`` (built-in defaults for None); exits 2 listing every problem."""
     from bot.config.settings import ConfigError, load_settings
 
     try:
@@ -132,7 +120,7 @@ def _console(args: argparse.Namespace) -> int:
     from bot.state.store import Store
     from bot.state.subscriptions import Subscriptions
 
-    settings = _load(args.config)
+    settings = load_settings_or_exit(args.config)
     setup_logging(settings.logging.level, secrets=settings.redactions())
     sources = build_sources(settings)
     out_dir = Path(args.out)
@@ -194,10 +182,17 @@ def _thread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from bot.app.backtest import main as backtest_main
+
+    settings = load_settings_or_exit(args.params) if args.params else None
+    return backtest_main(args, settings)
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.app.logs import setup_logging
 
-    settings = _load(args.config)
+    settings = load_settings_or_exit(args.config)
     setup_logging(
         settings.logging.level,
         secrets=settings.redactions(),
@@ -357,7 +352,10 @@ def _platforms(
             gateway_url=str(settings.discord.gateway_url),
             admin_channel_id=settings.discord.admin_channel_id,
         )
-        platforms.append((Component("discord", discord_bot.start, discord_bot.stop), discord_bot))
+        component = Component(
+            "discord", discord_bot.start, discord_bot.stop, watch=discord_bot.wait_closed
+        )
+        platforms.append((component, discord_bot))
     elif settings.discord.enabled and settings.discord.webhook_url is not None:
         import aiohttp
 
@@ -365,7 +363,9 @@ def _platforms(
 
         session = aiohttp.ClientSession()
         url = settings.discord.webhook_url.get_secret_value()
-        webhook = DiscordWebhookOutlet(url, session, render_reply)
+        webhook = DiscordWebhookOutlet(
+            url, session, render_reply, api_base_url=str(settings.discord.api_base_url)
+        )
         platforms.append((Component("discord webhook", _noop, session.close), webhook))
     return platforms
 
@@ -422,6 +422,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", help="liqwatch TOML config (default: built-in defaults)")
     run.set_defaults(func=_run)
+
+    backtest = sub.add_parser(
+        "backtest",
+        help="score the model point in time against a folder of real liquidations",
+    )
+    backtest.add_argument(
+        "folder",
+        help="backtest folder: meta.json, candles.csv, open_interest.csv, liquidations.csv",
+    )
+    backtest.add_argument("--out", help="output folder (default: out/backtest/<folder name>)")
+    backtest.add_argument(
+        "--params", help="liqwatch TOML config whose [model] settings to use (default: built-in)"
+    )
+    backtest.add_argument(
+        "--lookback",
+        help="look-back of each estimate, e.g. 7d (default: the config's market.lookback, else 7d)",
+    )
+    backtest.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the [model] settings on the first part of the folder, score the rest out of "
+        "sample, and print the block to paste",
+    )
+    backtest.set_defaults(func=_backtest)
 
     check = sub.add_parser("check-config", help="validate a config file and list every problem")
     check.add_argument("path", help="path to a liqwatch TOML config")

@@ -65,6 +65,7 @@ from bot.config.fields import (
     parse_duration,
 )
 from bot.config.threads import ThreadChannelSettings
+from core.levels import MAX_HALF_LIFE_EXPONENT, MIN_HALF_LIFE_HOURS, EngineParams
 
 __all__ = [
     "ENV_SECRETS",
@@ -101,6 +102,8 @@ _ENV_PREFIX: Final = "LIQWATCH__"
 _S, _M, _H, _D = 1_000, 60_000, 3_600_000, 86_400_000
 
 Leverage = Annotated[float, Field(ge=1, le=1000)]
+#: the model's defaults: [model] keys default to what the engine ships with
+_ENGINE: Final = EngineParams()
 Weight = Annotated[float, Field(gt=0)]
 
 
@@ -173,15 +176,25 @@ class ExchangeSettings(Section):
 class ModelSettings(Section):
     """Parameters of the liquidation-level model ([model])."""
 
-    leverage_tiers: Annotated[tuple[Leverage, ...], AsTuple, Unique] = (
-        5.0,
-        10.0,
-        25.0,
-        50.0,
-        100.0,
-    )
-    leverage_weights: Annotated[tuple[Weight, ...], AsTuple] = (0.15, 0.30, 0.25, 0.20, 0.10)
+    leverage_tiers: Annotated[tuple[Leverage, ...], AsTuple, Unique] = _ENGINE.tiers.leverages
+    leverage_weights: Annotated[tuple[Weight, ...], AsTuple] = _ENGINE.tiers.weights
     position_notional: Annotated[float, Field(gt=0)] = 10_000.0
+    #: how the notional a candle opens is split long/short (see core/levels.py)
+    side_split: Literal["flow", "taker", "candle", "ratio"] = _ENGINE.side_split
+    #: churn half-life of a 10x position in hours; inf: positions close only on OI falls
+    half_life_hours: Annotated[float, Field(ge=MIN_HALF_LIFE_HOURS)] = _ENGINE.half_life_hours
+    #: a tier of leverage L churns with half-life h·(10/L)^exponent
+    half_life_exponent: Annotated[
+        float, Field(ge=0, le=MAX_HALF_LIFE_EXPONENT, allow_inf_nan=False)
+    ] = _ENGINE.half_life_exponent
+    #: where a candle's openings are placed: the typical price, or its low/typical/high
+    entry: Literal["typical", "range"] = _ENGINE.entry
+    #: 0..1: how far the long share may lean from 1/2 (0: always 50/50)
+    side_lean: Annotated[float, Field(ge=0, le=1)] = _ENGINE.side_lean
+    #: > 0: gain of the flow split's squashing 1/2 + tanh(gain·x)/2
+    flow_gain: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = _ENGINE.flow_gain
+    #: (0, 1]: share of open interest at the tier mix — a pure scale of every dollar amount
+    leveraged_share: Annotated[float, Field(gt=0, le=1)] = _ENGINE.leveraged_share
     bins: Annotated[int, Field(ge=10, le=10_000)] = 400
     #: imbalance window: ± this fraction of price around the current price
     window: Fraction = 0.10
@@ -227,6 +240,12 @@ class TelegramSettings(Section):
         return self
 
 
+#: a webhook URL as discord.py reads it: .../api/webhooks/<17–20 digit id>/<token of 60+>
+_DISCORD_WEBHOOK_URL: Final = re.compile(
+    r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9.\-_]{60,}"
+)
+
+
 class DiscordSettings(Section):
     """Discord bot and/or webhook ([discord]); secrets come from the environment only."""
 
@@ -248,12 +267,16 @@ class DiscordSettings(Section):
                 )
             )
         if self.webhook_url is not None:
-            url = urlsplit(self.webhook_url.get_secret_value())
-            if url.scheme not in ("http", "https") or not url.netloc:
+            value = self.webhook_url.get_secret_value()
+            url = urlsplit(value)
+            # what discord.py's Webhook.from_url accepts (it refuses anything else at run time)
+            if url.scheme not in ("http", "https") or not _DISCORD_WEBHOOK_URL.search(value):
                 problems.append(
                     (
                         "webhook_url",
-                        "LIQWATCH__DISCORD__WEBHOOK_URL is not a URL, use the https webhook URL",
+                        "LIQWATCH__DISCORD__WEBHOOK_URL is not a Discord webhook URL, use "
+                        "https://discord.com/api/webhooks/<id>/<token> as Discord shows it "
+                        "(channel settings → Integrations → Webhooks → Copy Webhook URL)",
                     )
                 )
         if problems:

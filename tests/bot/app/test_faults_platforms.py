@@ -268,10 +268,21 @@ async def test_discord_faults_on_pushed_alerts() -> None:
             for channel in CHANNELS:
                 subscribe(subs, "discord", str(channel))
             await scheduler.run(cycles=1)  # the first alerts go out unharmed
+
+            async def until_refused(status: int) -> None:
+                """Cycle until the armed fault has met an alert post (alerts fire when the
+                market gives them a reason, not on a schedule), then a few cycles more."""
+                for _ in range(300):
+                    if status in [c.status for c in fake.calls_of("message", ok_only=False)]:
+                        break
+                    await scheduler.run(cycles=1)
+                await scheduler.run(cycles=5)
+
             fake.fail("message", rate_limited(0.2))  # the next alert post is refused once
-            await scheduler.run(cycles=20)
+            await until_refused(429)
             fake.fail("message", forbidden())  # and a later one for good
-            await scheduler.run(cycles=90)  # nothing escapes the scheduler
+            await until_refused(403)  # nothing escapes the scheduler
+            await scheduler.run(cycles=20)
             assert adapter.client.is_ready()
         finally:
             await adapter.stop()

@@ -28,7 +28,8 @@ from tests.paths import REPO_ROOT
 EXAMPLE = REPO_ROOT / "config.example.toml"
 TG_TOKEN = "123456789:AAF-telegram-secret-value_xyz"
 DC_TOKEN = "discord.bot-token.secret-value"
-WEBHOOK = "https://discord.com/api/webhooks/42/webhook-token-secret-abcdefgh"
+WEBHOOK_SECRET = "webhook-token-secret-abcdefgh" + "_0123456789" * 4
+WEBHOOK = f"https://discord.com/api/webhooks/420000000000000042/{WEBHOOK_SECRET}"
 ALL_SECRETS = {
     "LIQWATCH__TELEGRAM__TOKEN": TG_TOKEN,
     "LIQWATCH__DISCORD__TOKEN": DC_TOKEN,
@@ -166,7 +167,7 @@ def test_ranges_and_cross_field_rules(tmp_path: Path) -> None:
     assert "market.lookback: '2h' is out of range, use between 12h and 400d" in found
     assert "market.symbols: is empty, list at least one" in found
     assert "market.refresh.jitter: must be at most 0.5, got 0.7" in found
-    assert "model.leverage_weights: has 2 weights for 5 leverage_tiers, give one per tier" in found
+    assert "model.leverage_weights: has 2 weights for 6 leverage_tiers, give one per tier" in found
     assert any(
         p.startswith("discord.gateway_url: 'https://gateway.discord.gg' is not a URL")
         for p in found
@@ -257,6 +258,31 @@ def test_malformed_secrets(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://discord.com/api/webhooks/42/webhook-token",  # id and token too short
+        "https://discord.com/api/v10/webhooks/420000000000000042/" + "t" * 68,  # a version
+        "https://example.com/api/webhooks/420000000000000042/" + "t" * 68,  # not Discord
+        "ftp://discord.com/api/webhooks/420000000000000042/" + "t" * 68,
+        "https://discord.com/channels/420000000000000042/" + "t" * 68,
+    ],
+)
+def test_a_webhook_url_discord_py_would_refuse_is_refused_here(tmp_path: Path, url: str) -> None:
+    (found,) = problems(tmp_path, "", {"LIQWATCH__DISCORD__WEBHOOK_URL": url})
+    assert found.startswith(
+        "discord.webhook_url: LIQWATCH__DISCORD__WEBHOOK_URL is not a Discord webhook URL, "
+        "use https://discord.com/api/webhooks/<id>/<token>"
+    )
+    assert url not in found and "t" * 60 not in found  # the secret is not echoed
+
+
+def test_the_webhook_url_discord_shows_is_accepted(tmp_path: Path) -> None:
+    for host in ("discord.com", "discordapp.com", "canary.discord.com", "ptb.discord.com"):
+        url = f"https://{host}/api/webhooks/1234567890123456789/{WEBHOOK_SECRET}"
+        assert problems(tmp_path, "", {"LIQWATCH__DISCORD__WEBHOOK_URL": url}) == []
+
+
 def test_secrets_never_print(tmp_path: Path) -> None:
     path = write(tmp_path, "[telegram]\nenabled = true\n[discord]\nenabled = true\n")
     settings = load_settings(path, ALL_SECRETS)
@@ -284,7 +310,7 @@ def test_secrets_never_print(tmp_path: Path) -> None:
 
 def test_redactions_list_every_secret_longest_first() -> None:
     redactions = load_settings(None, ALL_SECRETS).redactions()
-    assert set(redactions) == {*ALL_SECRETS.values(), "webhook-token-secret-abcdefgh"}
+    assert set(redactions) == {*ALL_SECRETS.values(), WEBHOOK_SECRET}
     assert [len(r) for r in redactions] == sorted((len(r) for r in redactions), reverse=True)
 
 
