@@ -9,16 +9,38 @@ writes parameters back as a ``[model]`` block to paste into ``config.toml`` (wha
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from bot.config.settings import ModelSettings
 from core.analysis import AnalysisParams
-from core.levels import EngineParams, LeverageTiers
+from core.levels import LEVERAGED_SHARE, EngineParams, LeverageTiers
 
-__all__ = ["analysis_params", "engine_params", "model_block", "params_summary"]
+__all__ = [
+    "SYNTHETIC_LEVERAGED_SHARE",
+    "analysis_params",
+    "engine_params",
+    "leveraged_share",
+    "model_block",
+    "params_summary",
+]
+
+#: The synthetic market's leveraged share: every position it holds sits at its leverage
+#: mix with no stop, so all of open interest is liquidation-prone there (real markets:
+#: :data:`core.levels.LEVERAGED_SHARE`, fitted on real liquidations).
+SYNTHETIC_LEVERAGED_SHARE: Final = 1.0
 
 
-def engine_params(model: ModelSettings) -> EngineParams:
-    """The level model's parameters from the ``[model]`` section."""
+def leveraged_share(model: ModelSettings, *, synthetic: bool) -> float:
+    """``[model] leveraged_share`` if set, else the market's own: 1 on the synthetic
+    market, the share fitted on real liquidations elsewhere."""
+    if model.leveraged_share is not None:
+        return model.leveraged_share
+    return SYNTHETIC_LEVERAGED_SHARE if synthetic else LEVERAGED_SHARE
+
+
+def engine_params(model: ModelSettings, *, synthetic: bool = False) -> EngineParams:
+    """The level model's parameters from the ``[model]`` section (``synthetic``: for the
+    embedded synthetic market, see :func:`leveraged_share`)."""
     return EngineParams(
         tiers=LeverageTiers(tuple(model.leverage_tiers), tuple(model.leverage_weights)),
         position_notional=model.position_notional,
@@ -28,13 +50,15 @@ def engine_params(model: ModelSettings) -> EngineParams:
         entry=model.entry,
         side_lean=model.side_lean,
         flow_gain=model.flow_gain,
-        leveraged_share=model.leveraged_share,
+        leveraged_share=leveraged_share(model, synthetic=synthetic),
     )
 
 
-def analysis_params(model: ModelSettings) -> AnalysisParams:
+def analysis_params(model: ModelSettings, *, synthetic: bool = False) -> AnalysisParams:
     """A whole analysis' parameters (model, grid, imbalance window) from ``[model]``."""
-    return AnalysisParams(engine=engine_params(model), bins=model.bins, window=model.window)
+    return AnalysisParams(
+        engine=engine_params(model, synthetic=synthetic), bins=model.bins, window=model.window
+    )
 
 
 def _number(x: float) -> str:

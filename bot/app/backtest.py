@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from bot.analysis.params import engine_params, model_block, params_summary
 from bot.config.fields import format_duration, parse_duration
+from bot.config.settings import ModelSettings
 from bot.market.backtest_folder import BacktestFolder, BacktestFolderError, read_backtest_folder
 from core.backtest import PLACEBO, BacktestRun, estimate, flat_open_interest
 from core.calibrate import Calibration, calibrate, split_bars
@@ -279,19 +280,21 @@ def _lookback_candles(text: str, candle_ms: int) -> int:
 def main(args: argparse.Namespace, settings: Settings | None) -> int:
     """``liqwatch backtest`` from parsed arguments (``settings``: those of ``--params``)."""
     folder = Path(args.folder)
-    candle_ms = _peek_timeframe(folder) or _HOUR_MS  # unreadable: the reader says why
+    candle_ms, exchange = _peek_meta(folder)
     lookback_text = args.lookback or (
         format_duration(settings.market.lookback) if settings is not None else DEFAULT_LOOKBACK
     )
     try:
-        lookback = _lookback_candles(lookback_text, candle_ms)
+        lookback = _lookback_candles(lookback_text, candle_ms or _HOUR_MS)
     except ValueError as err:
         print(f"--lookback: {err}", file=sys.stderr)
         return 2
+    model = settings.model if settings is not None else ModelSettings()
     opts = BacktestOptions(
         folder=folder,
         out=Path(args.out) if args.out else Path("out") / "backtest" / folder.resolve().name,
-        params=engine_params(settings.model) if settings is not None else EngineParams(),
+        # a folder recorded from the synthetic market gets the synthetic market's own scale
+        params=engine_params(model, synthetic=exchange == "sim"),
         lookback_candles=lookback,
         calibrate=bool(args.calibrate),
         source=f"[model] of {args.params}" if args.params else "built-in defaults",
@@ -299,12 +302,13 @@ def main(args: argparse.Namespace, settings: Settings | None) -> int:
     return run_backtest(opts)
 
 
-def _peek_timeframe(folder: Path) -> int | None:
-    """The candle length meta.json declares (None when unreadable: the reader reports it)."""
+def _peek_meta(folder: Path) -> tuple[int | None, str]:
+    """(candle length, exchange) as meta.json declares them; (None, "") when unreadable —
+    the reader then says what is wrong with the folder."""
     from core.models import timeframe_ms
 
     try:
         meta: Mapping[str, Any] = json.loads((folder / "meta.json").read_text())
-        return timeframe_ms(str(meta["timeframe"]))
-    except (OSError, ValueError, KeyError, TypeError, ModelError):
-        return None
+        return timeframe_ms(str(meta["timeframe"])), str(meta.get("exchange", ""))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ModelError):
+        return None, ""

@@ -86,7 +86,7 @@ def build_service(
     from bot.analysis.params import analysis_params
     from bot.analysis.service import CoreEngine, MarketService
 
-    params = analysis_params(settings.model)
+    params = analysis_params(settings.model, synthetic=settings.market.source == "sim")
     clock = _clock_for(sources)
     extra = {"clock": clock} if clock is not None else {}
     return MarketService(

@@ -193,8 +193,9 @@ class ModelSettings(Section):
     side_lean: Annotated[float, Field(ge=0, le=1)] = _ENGINE.side_lean
     #: > 0: gain of the flow split's squashing 1/2 + tanh(gain·x)/2
     flow_gain: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = _ENGINE.flow_gain
-    #: (0, 1]: share of open interest at the tier mix — a pure scale of every dollar amount
-    leveraged_share: Annotated[float, Field(gt=0, le=1)] = _ENGINE.leveraged_share
+    #: (0, 1]: share of open interest at the tier mix — a pure scale of every dollar amount;
+    #: unset: the market's own (1 on the synthetic market, the real-data fit elsewhere)
+    leveraged_share: Annotated[float, Field(gt=0, le=1)] | None = None
     bins: Annotated[int, Field(ge=10, le=10_000)] = 400
     #: imbalance window: ± this fraction of price around the current price
     window: Fraction = 0.10

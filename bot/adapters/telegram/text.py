@@ -89,11 +89,12 @@ class _Chunker:
         body = "".join(self._parts) + self._closing(self._open)
         if _MARKUP.sub("", body).strip():
             self.chunks.append(body)
+            self._current_limit = self._limit  # a chunk without visible text is not sent:
+            # the first one sent still gets the first limit
         reopen = "".join(text for _, text in self._open)
         self._parts = [reopen]
         self._size = utf16_len(reopen)
         self._has_content = False
-        self._current_limit = self._limit
 
     def add_line(self, line: str) -> None:
         piece = ("\n" + line) if self._has_content else line

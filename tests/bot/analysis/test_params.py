@@ -68,3 +68,10 @@ def test_the_printed_block_reads_back_as_the_same_settings(tmp_path: Path) -> No
 def test_the_summary_names_what_a_reader_needs() -> None:
     text = params_summary(dataclasses.replace(EngineParams(), half_life_hours=math.inf))
     assert "no churn" in text and "125x 3%" in text and "entry range" in text
+
+
+def test_the_synthetic_market_is_all_leveraged_unless_told_otherwise() -> None:
+    assert engine_params(ModelSettings(), synthetic=True).leveraged_share == 1.0
+    assert engine_params(ModelSettings()).leveraged_share == EngineParams().leveraged_share
+    told = ModelSettings(leveraged_share=0.5)
+    assert engine_params(told, synthetic=True).leveraged_share == 0.5

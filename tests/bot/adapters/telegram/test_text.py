@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.adapters.telegram.text import split_html, utf16_len
@@ -84,6 +84,18 @@ def _balanced(lines: Sequence[str]) -> list[str]:
     return [*out, "</pre>"] if open_pre else out
 
 
+@example(
+    # a first chunk of markup only is dropped: the next one must still fit the first limit
+    lines=[
+        "<pre>",
+        "</pre>",
+        "<pre>",
+        *['<a href="https://x.test/?a=1&amp;b=2">link</a>'] * 2,
+        "</pre>",
+    ],
+    limit=104,
+    first=64,
+)
 @given(lines=_LINES.map(_balanced), limit=st.integers(64, 400), first=st.integers(64, 200))
 def test_chunks_fit_and_are_well_formed(lines: list[str], limit: int, first: int) -> None:
     text = "\n".join(lines)
