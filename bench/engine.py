@@ -2,21 +2,26 @@
 
 Input: one year of synthetic 5m candles (105,120) — a log random walk for price with
 intra-candle wicks, a mean-reverting log random walk for open interest, a random taker-buy
-share — × 5 leverage tiers × 1,000 log price bins, 500 heatmap columns.
+share — × 1,000 log price bins, 500 heatmap columns.
 
 Measured:
-* engine time, best of 3 (target <= 0.25 s on a 2-core machine);
-* a straightforward baseline written here: a loop over candles, numpy-vectorised over the
-  active levels inside each candle, with the same model and output. It runs on the first
+* engine time with the shipped defaults (6 tiers, churn: every candle opens, at three
+  points of the candle), best of 3 (target <= 0.25 s on a 2-core machine — the old model's
+  target; churn opens ~7× more levels);
+* engine time with the old model's settings (5 tiers, no churn, typical-price entry), and a
+  straightforward baseline written here for those settings: a loop over candles,
+  numpy-vectorised over the active levels inside each candle. It runs on the first
   ``BASELINE_CANDLES`` candles and is extrapolated linearly to the year (stated in the
   table); engine / baseline ratio (target >= 3x faster);
-* the plain-Python reference (core.reference) against the engine on 2,000 and 4,000
-  candles × 200 bins (target >= 1,000x), the engine at 500 and at its default 240 columns;
+* the plain-Python reference (core.reference) against the engine with the shipped
+  defaults on 500 and 1,000 candles × 200 bins (target >= 1,000x), the engine at 500 and at
+  its default 240 columns;
 * peak traced memory (tracemalloc) of the full-year engine run.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import tracemalloc
@@ -26,7 +31,14 @@ from functools import partial
 import numpy as np
 
 from core.brackets import liquidation_price
-from core.levels import EngineParams, default_grid, keep_factors, long_shares, run_engine
+from core.levels import (
+    EngineParams,
+    LeverageTiers,
+    default_grid,
+    keep_factors,
+    long_shares,
+    run_engine,
+)
 from core.levels import open_interest_change as oi_change
 from core.models import MarketSeries
 from core.reference import reference_engine
@@ -36,7 +48,7 @@ YEAR_5M = 105_120
 BINS = 1_000
 COLUMNS = 500
 BASELINE_CANDLES = 20_000
-REFERENCE_CANDLES = 2_000
+REFERENCE_CANDLES = 500
 REFERENCE_BINS = 200
 
 
@@ -123,27 +135,49 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
     return best
 
 
+#: the previous model: five tiers, no churn, all at the typical price, no scale
+OLD = EngineParams(
+    tiers=LeverageTiers((5.0, 10.0, 25.0, 50.0, 100.0), (0.15, 0.30, 0.25, 0.20, 0.10)),
+    half_life_hours=math.inf,
+    entry="typical",
+    leveraged_share=1.0,
+)
+
+
 def main() -> int:
-    params = EngineParams()
+    defaults = EngineParams()
     year = synthetic_year()
     grid = default_grid(year, bins=BINS)
     rows: list[tuple[str, str]] = []
 
-    engine_s = best_of(3, lambda: run_engine(year, grid, params, COLUMNS))
-    rows.append(
-        (f"engine, {YEAR_5M:,} candles × 5 tiers × {BINS} bins (best of 3)", f"{engine_s:.3f} s")
-    )
-    out = run_engine(year, grid, params, COLUMNS)
+    engine_s = best_of(3, lambda: run_engine(year, grid, defaults, COLUMNS))
+    tiers = len(defaults.tiers.leverages)
     rows.append(
         (
-            "  levels opened (2 sides × 5 tiers per rising-OI candle)",
-            f"{10 * int((oi_change(year) > 0).sum()):,}",
+            f"engine, shipped defaults, {YEAR_5M:,} candles × {tiers} tiers × {BINS} bins "
+            "(best of 3)",
+            f"{engine_s:.3f} s",
         )
     )
+    out = run_engine(year, grid, defaults, COLUMNS)
     rows.append(
         (
             "  realised notional over the year (USDT)",
             f"{out.realized.long.sum() + out.realized.short.sum():,.0f}",
+        )
+    )
+    params = OLD
+    old_s = best_of(3, lambda: run_engine(year, grid, params, COLUMNS))
+    rows.append(
+        (
+            "engine, old model's settings (5 tiers, no churn, typical price; best of 3)",
+            f"{old_s:.3f} s",
+        )
+    )
+    rows.append(
+        (
+            "  levels opened (2 sides × 5 tiers per rising-OI candle)",
+            f"{10 * int((oi_change(year) > 0).sum()):,}",
         )
     )
 
@@ -161,8 +195,14 @@ def main() -> int:
     rows.append(
         ("baseline extrapolated linearly to the year (low: the book grows)", f"{base_year:.1f} s")
     )
-    rows.append(("engine speed-up over baseline (target >= 3x)", f"{base_year / engine_s:,.0f}x"))
+    rows.append(
+        (
+            "engine speed-up over baseline, same settings (target >= 3x)",
+            f"{base_year / old_s:,.0f}x",
+        )
+    )
 
+    params = defaults
     for candles in (REFERENCE_CANDLES, 2 * REFERENCE_CANDLES):
         small = year.slice(0, candles)
         small_grid = default_grid(small, bins=REFERENCE_BINS)
@@ -182,7 +222,7 @@ def main() -> int:
             )
 
     tracemalloc.start()
-    run_engine(year, grid, params, COLUMNS)
+    run_engine(year, grid, defaults, COLUMNS)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rows.append(

@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("engine.py", "accuracy.py", "render.py", "telegram_latency.py", "memory.py")
+ORDER = (
+    "engine.py",
+    "backtest.py",
+    "accuracy.py",
+    "render.py",
+    "telegram_latency.py",
+    "memory.py",
+)
 
 
 def main() -> int:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bot.market.backtest_folder import (
+    BacktestMeta,
+    read_backtest_folder,
+    write_backtest_folder,
+)
 from core.calibrate import LEVERAGE_MIXES, SEARCH_SPACE, calibrate, describe, split_bars
 from core.levels import EngineParams
 from core.models import MarketSeries, ModelError
@@ -39,12 +45,24 @@ def _folder_made_by(
     )
 
 
-def test_recovers_the_settings_that_made_the_liquidations(series: MarketSeries) -> None:
+def test_recovers_the_settings_that_made_the_liquidations(
+    series: MarketSeries, tmp_path: Path
+) -> None:
+    """A simulated backtest folder whose liquidations known settings generated: written,
+    read back through the reader, and calibrated from the defaults."""
     truth = dataclasses.replace(
         EngineParams(), half_life_hours=24.0, tiers=LEVERAGE_MIXES["retail-heavy"], entry="typical"
     )
-    real = _folder_made_by(series, truth, noise=0.1)
-    cal = calibrate(series, real, base=EngineParams(), lookback=LOOKBACK, candle_ms=HOUR)
+    write_backtest_folder(
+        tmp_path / "made",
+        meta=BacktestMeta("sim", "BTC/USDT:USDT", "1h"),
+        series=series,
+        real=_folder_made_by(series, truth, noise=0.1),
+    )
+    folder = read_backtest_folder(tmp_path / "made")
+    cal = calibrate(
+        folder.series, folder.real, base=EngineParams(), lookback=LOOKBACK, candle_ms=HOUR
+    )
     got = describe(cal.fit_params)
     assert got["half_life_hours"] == 24.0
     assert got["tiers"] == "retail-heavy"
