@@ -7,7 +7,11 @@ Alignment conventions (gaps are marked with NaN, never invented):
 
 * open interest and the long/short ratio are *snapshots* stamped with the time they were
   taken; a sample stamped ``T`` is the value at the close of the candle opening at
-  ``T - candle_ms``. Only exact matches count — a candle with no sample at its close is NaN.
+  ``T - candle_ms``. Samples as fine as the candles count only on exact matches — a candle
+  with no sample at its close is NaN. Samples *coarser* than the candles (hourly open
+  interest under 5m candles) are held: each candle closing within one sample interval
+  after a sample takes that sample's value (the last one known then — never a later one),
+  so the coarse series is not read as eleven gaps in twelve.
 * a funding rate settled at ``F`` is in force from ``F`` until the next settlement, and
   fills the candles opening in ``[F, F + interval)``; the interval is the distance to the
   next settlement (the median spacing for the last one). Settlement stamps are floored to
@@ -86,7 +90,8 @@ async def walk_pages(
 def align_at_close(
     candle_times: IntArray, candle_ms: int, sample_times: IntArray, values: FloatArray
 ) -> FloatArray:
-    """Snapshot values at each candle's close (``open + candle_ms``); NaN where none."""
+    """Snapshot values at each candle's close (``open + candle_ms``); NaN where none —
+    held over their interval when the samples are coarser than the candles."""
     out = np.full(len(candle_times), np.nan)
     if len(sample_times) == 0 or len(candle_times) == 0:
         return out
@@ -94,6 +99,14 @@ def align_at_close(
     times = np.asarray(sample_times, dtype=np.int64)[order]
     vals = np.asarray(values, dtype=np.float64)[order]
     closes = np.asarray(candle_times, dtype=np.int64) + candle_ms
+    spacing = int(np.diff(times).min()) if len(times) > 1 else candle_ms  # a missing
+    # sample must not widen it: the closest two samples give the interval
+    if spacing > candle_ms:  # coarser than the candles: hold each sample for its interval
+        at = np.searchsorted(times, closes, side="right") - 1
+        ok = at >= 0
+        ok[ok] = closes[ok] - times[at[ok]] < spacing
+        out[ok] = vals[at[ok]]
+        return out
     idx = np.searchsorted(times, closes).clip(0, len(times) - 1)
     hit = times[idx] == closes
     out[hit] = vals[idx[hit]]

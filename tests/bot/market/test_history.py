@@ -89,3 +89,17 @@ def test_forward_walk_reads_past_the_time_before_listing_and_gaps() -> None:
     got = asyncio.run(walk_pages(exchange(times, False, calls), 0, 100 * STEP, STEP, 10, "forward"))  # type: ignore[arg-type]
     assert list(got) == times
     assert len(calls) == 10  # one request per window, empty ones included
+
+
+def test_align_at_close_holds_samples_coarser_than_the_candles() -> None:
+    """Hourly open interest under 5m candles: each close takes the last hourly value, for one
+    hour at most (a missing hour stays a gap), never a later one."""
+    hour, five = 3_600_000, 300_000
+    candles = np.arange(0, 3 * hour, five, dtype=np.int64)  # 36 candles, closes 5m … 3h
+    samples = np.array([0, hour, 3 * hour], dtype=np.int64)  # the 2h sample is missing
+    out = align_at_close(candles, five, samples, np.array([10.0, 11.0, 13.0]))
+    closes = candles + five
+    np.testing.assert_array_equal(out[closes < hour], 10.0)
+    np.testing.assert_array_equal(out[(closes >= hour) & (closes < 2 * hour)], 11.0)
+    assert np.isnan(out[(closes >= 2 * hour) & (closes < 3 * hour)]).all()
+    assert out[-1] == 13.0
