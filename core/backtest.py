@@ -20,6 +20,7 @@ does not beat its own placebo gets nothing from open interest.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -73,19 +74,7 @@ def flat_open_interest(series: MarketSeries) -> MarketSeries:
         return series
     known = np.isfinite(oi)
     level = float(oi[known].mean()) if known.any() else np.nan
-    flat = np.where(known, level, np.nan)
-    return MarketSeries(
-        timestamps=series.timestamps,
-        open=series.open,
-        high=series.high,
-        low=series.low,
-        close=series.close,
-        volume=series.volume,
-        taker_buy_volume=series.taker_buy_volume,
-        open_interest=flat,
-        funding_rate=series.funding_rate,
-        long_short_ratio=series.long_short_ratio,
-    )
+    return dataclasses.replace(series, open_interest=np.where(known, level, np.nan))
 
 
 def _first_reach(values: FloatArray, level: float) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -120,16 +122,7 @@ def test_placebo_keeps_gaps_and_removes_the_open_interest_signal(series: MarketS
     assert series.open_interest is not None
     oi = series.open_interest.copy()
     oi[10:13] = np.nan
-    gapped = MarketSeries(
-        timestamps=series.timestamps,
-        open=series.open,
-        high=series.high,
-        low=series.low,
-        close=series.close,
-        volume=series.volume,
-        taker_buy_volume=series.taker_buy_volume,
-        open_interest=oi,
-    )
+    gapped = dataclasses.replace(series, open_interest=oi)
     flat = flat_open_interest(gapped).open_interest
     assert flat is not None
     assert np.isnan(flat[10:13]).all()
