@@ -47,13 +47,17 @@ def compute_imbalance(
 
     ``bands`` are increasing relative distances; one :class:`DistanceBand` is reported per
     consecutive pair starting from 0 (the defaults give 0–1 %, 1–2 %, 2–5 %, 5–10 %).
-    Bands are measured independently of ``window``.
+    Bands stay inside the window asked for: edges beyond ``window`` are dropped and the
+    last band ends at it (``window=0.05`` gives 0–1 %, 1–2 %, 2–5 %; ``window=0.03`` gives
+    0–1 %, 1–2 %, 2–3 %), so bands that reach the window add up to its totals.
     """
     if not 0.0 < window < 1.0:
         raise ModelError(f"window: must be in (0, 1) (got {window})")
     edges = (0.0, *bands)
     if any(b <= a for a, b in pairwise(edges)) or edges[-1] >= 1.0:
         raise ModelError(f"bands: must increase strictly within (0, 1) (got {bands})")
+    inside = tuple(b for b in bands if b < window)
+    edges = (0.0, *inside, window) if bands[-1] >= window else edges
     distance_bands = tuple(
         DistanceBand(
             lo=lo,

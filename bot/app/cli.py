@@ -14,7 +14,7 @@ import sys
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.analysis.service import MarketService
@@ -43,7 +43,12 @@ def build_sources(settings: Settings) -> dict[str, MarketSource]:
             if symbol not in markets:
                 seed = zlib.crc32(symbol.encode())
                 markets[symbol] = SimMarketSpec(seed=seed % 10_000, start_price=_sim_price(seed))
-        return {"sim": SimSource(scenario=market.sim_scenario, markets=markets)}
+        sim = SimSource(scenario=market.sim_scenario, markets=markets)
+        if market.sim_step > 0:  # the market lives on after its first run
+            from bot.market.sim_live import SimClock
+
+            sim.clock = SimClock(sim.end_ms, market.sim_step)
+        return {"sim": sim}
     if market.source == "replay":
         from bot.market.replay_source import ReplaySource
 
@@ -69,12 +74,15 @@ def _sim_price(seed: int) -> float:
 
 
 def _clock_for(sources: dict[str, MarketSource]) -> Callable[[], int] | None:
-    """The synthetic market lives at fixed dates: its clock stands at the end of the run."""
+    """The synthetic market lives at fixed dates: its own clock (accelerated, from the end of
+    the first run; ``market.sim_step``), or one standing at the end of the run."""
     from bot.market.sim_source import SimSource
 
     sim = sources.get("sim")
     if isinstance(sim, SimSource):
-        end = sim.start_ms + sim.candles * 300_000
+        if sim.clock is not None:
+            return sim.clock
+        end = sim.end_ms
         return lambda: end
     return None
 
@@ -182,6 +190,12 @@ def _thread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _archive_export(args: argparse.Namespace) -> int:
+    from bot.app.archive import main as archive_main
+
+    return archive_main(args, load_settings_or_exit(args.config))
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from bot.app.backtest import main as backtest_main
 
@@ -247,10 +261,11 @@ async def _serve(settings: Settings) -> int:
     async def close_store() -> None:
         await asyncio.to_thread(store.close)
 
+    watchers: dict[str, Any] = {}  # exchange → its prints watcher (the archive's feed state)
     components = [
         Component("store", _noop, close_store),
         Component("market sources", load_sources, close_sources),
-        *_liquidation_streams(settings, store),
+        *_liquidation_streams(settings, store, watchers),
     ]
     platforms = _platforms(settings, commands, subs, service, sources)
     components += [component for component, _ in platforms]
@@ -269,7 +284,14 @@ async def _serve(settings: Settings) -> int:
         jitter=refresh.jitter,
         range_=range_for_ms(settings.telegram.default_range),
         sleep=interruptible_sleep(stop),
+        alert_deadline_ms=settings.alerts.retry_for,
     )
+
+    from bot.app.archive import archiver_component
+
+    watched = (*settings.market.symbols, *poster.symbols)
+    range_ = range_for_ms(settings.telegram.default_range)
+    components.append(archiver_component(settings, service, store, watched, range_, watchers))
 
     async def main(stop: asyncio.Event) -> None:
         await scheduler.run(stop=stop)
@@ -277,8 +299,11 @@ async def _serve(settings: Settings) -> int:
     return await serve(components, main, stop=stop)
 
 
-def _liquidation_streams(settings: Settings, store: Store) -> list[Component]:
-    """One WebSocket liquidation watcher per exchange (ccxt source only: no REST history)."""
+def _liquidation_streams(
+    settings: Settings, store: Store, watchers: dict[str, Any] | None = None
+) -> list[Component]:
+    """One WebSocket liquidation watcher per exchange (ccxt source only: no REST history);
+    each is also put in ``watchers`` by exchange id."""
     if settings.market.source != "ccxt":
         return []
     from bot.app.runtime import Component
@@ -298,6 +323,8 @@ def _liquidation_streams(settings: Settings, store: Store) -> list[Component]:
             api_base_url=str(ex.api_base_url) if ex.api_base_url else None,
             enable_rate_limit=ex.rate_limit,
         )
+        if watchers is not None:
+            watchers[exchange_id] = watcher
         streams.append(Component(f"{exchange_id} liquidation stream", watcher.start, watcher.stop))
     return streams
 
@@ -446,6 +473,23 @@ def build_parser() -> argparse.ArgumentParser:
         "sample, and print the block to paste",
     )
     backtest.set_defaults(func=_backtest)
+
+    archive = sub.add_parser("archive", help="the point-in-time archive of the maps shown")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
+    export = archive_sub.add_parser(
+        "export",
+        help="write a market's archived maps, candles, open interest and prints as a backtest "
+        "folder (re-score it with `liqwatch backtest DIR`)",
+    )
+    export.add_argument("symbol", help="market, e.g. BTC")
+    export.add_argument(
+        "--since",
+        default="30d",
+        help="a duration before the newest candle (7d) or a date (2026-01-05); default 30d",
+    )
+    export.add_argument("--out", required=True, help="the folder to write")
+    export.add_argument("--config", help="liqwatch TOML config (its storage.path, timeframe)")
+    export.set_defaults(func=_archive_export)
 
     check = sub.add_parser("check-config", help="validate a config file and list every problem")
     check.add_argument("path", help="path to a liqwatch TOML config")

@@ -16,8 +16,10 @@ from typing import TextIO
 
 import numpy as np
 
-from bot.analysis.service import MarketService
+from bot.analysis.params import analysis_params
+from bot.analysis.service import CoreEngine, MarketService
 from bot.commands.parsing import parse_range
+from bot.config.settings import ModelSettings
 from bot.market.refresh import refresh_series
 from bot.market.sim_source import SIM_MARKETS, SimMarketSpec, SimSource
 from bot.notify.alerts import RULE_NAMES
@@ -34,16 +36,16 @@ from bot.reply import Platform, Reply
 from bot.reply.text import render_reply
 from bot.state.store import Store
 from bot.state.subscriptions import Subscriptions
-from core.analysis import AnalysisParams, analyze
+from core.analysis import analyze
 from core.charts import (
     human_price,
-    human_ratio,
     human_usd,
     render_card,
     render_cascade,
     render_heatmap,
     render_map,
 )
+from core.charts.format import imbalance_ratio
 from core.imbalance import compute_imbalance
 from core.models import Side, Snapshot, timeframe_ms
 from core.results import Analysis, CascadeResult
@@ -54,6 +56,8 @@ __all__ = ["DemoResult", "run_demo", "sim_thread"]
 TIMEFRAME = "5m"
 CANDLES = 2016  # one week of 5m candles
 DB_NAME = "liqwatch-demo.sqlite3"
+#: the default [model] on the synthetic market (its leveraged share: every position)
+DEMO_PARAMS = analysis_params(ModelSettings(), synthetic=True)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
                 f"(the last one, which may have been forming), incremental={again.incremental}",
             )
 
-        params = AnalysisParams()
+        params = DEMO_PARAMS
         analysis = await asyncio.to_thread(analyze, [snapshots[btc]], params)
         truth = simulate(
             scenario,
@@ -135,11 +139,12 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
         true_imb = compute_imbalance(true_map, window=params.window)
         _report(out, analysis, true_imb.short_above, true_imb.long_below)
 
+        heavy = heavy_direction(analysis)
         renders = {
             "heatmap.png": render_heatmap,
             "liquidation-map.png": render_map,
             "imbalance-card.png": render_card,
-            "cascade.png": render_cascade,
+            "cascade.png": lambda a: render_cascade(a, heavy),
         }
         _p(out, "\ncharts:")
         for name, render in renders.items():
@@ -157,12 +162,17 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
         last_day = summarize_prints(snap.prints, now_ms - DAY_MS, now_ms + 1)
         thread = compose_thread(analysis, prints_summary=last_day)
         x_path = out_dir / "thread-x.txt"
-        x_path.write_text("\n\n".join(format_for_x(thread)) + "\n", encoding="utf-8")
+        x_posts = format_for_x(thread)
+        x_path.write_text("\n\n".join(x_posts) + "\n", encoding="utf-8")
         tg_path = out_dir / "thread-telegram.html"
         tg_posts = render_thread(thread, "telegram")
         tg_path.write_text("\n\n---\n\n".join(p.text for p in tg_posts) + "\n", encoding="utf-8")
         files += [x_path, tg_path]
-        _p(out, f"\nthread ({len(thread.posts)} posts): {x_path} (X format), {tg_path} (Telegram)")
+        _p(
+            out,
+            f"\nthread: {_posts(len(x_posts))} {x_path} (X format), "
+            f"{_posts(len(tg_posts))} {tg_path} (Telegram)",
+        )
 
         alerts_path, sent = await _one_scheduler_cycle(source, db_path, btc, now_ms, out_dir)
         files.append(alerts_path)
@@ -207,7 +217,9 @@ async def _one_scheduler_cycle(
     with Store(db_path) as store:
         subs = Subscriptions(store)
         subs.subscribe("console", "demo-chat", symbol, RULE_NAMES)
-        service = MarketService({source.name: source}, store, clock=lambda: now_ms)
+        service = MarketService(
+            {source.name: source}, store, clock=lambda: now_ms, engine=CoreEngine(DEMO_PARAMS)
+        )
         scheduler = Scheduler(service, subs, [outlet], watch=[symbol], clock=lambda: now_ms)
         await scheduler.recover()
         await scheduler.run_once()
@@ -231,7 +243,11 @@ async def sim_thread(symbol: str, range_label: str, scenario: str, candles: int)
         end = int(series.timestamps[-1]) + timeframe_ms(TIMEFRAME)  # the sim's "now"
         with Store(":memory:") as store:
             service = MarketService(
-                {source.name: source}, store, timeframe=TIMEFRAME, clock=lambda: end
+                {source.name: source},
+                store,
+                timeframe=TIMEFRAME,
+                clock=lambda: end,
+                engine=CoreEngine(DEMO_PARAMS),
             )
             view = await service.view(symbol, range_, source.name)
         prints = await source.fetch_prints(symbol, end - DAY_MS)
@@ -240,6 +256,17 @@ async def sim_thread(symbol: str, range_label: str, scenario: str, candles: int)
         )
     finally:
         await source.close()
+
+
+def heavy_direction(a: Analysis) -> int:
+    """The cascade the analysis calls heavy: +1 (squeeze up) when more shorts sit above
+    price than longs below, else -1 (flush down) — the side the demo draws."""
+    imb = a.imbalance
+    return 1 if imb.short_above >= imb.long_below else -1
+
+
+def _posts(n: int) -> str:
+    return f"{n} post{'s' if n != 1 else ''} →"
 
 
 def _p(out: TextIO, line: str = "") -> None:
@@ -258,11 +285,10 @@ def _report(out: TextIO, a: Analysis, true_short: float, true_long: float) -> No
         out,
         f"  longs below price   {human_usd(imb.long_below):>9}   (true: {human_usd(true_long)})",
     )
-    true_ratio = true_short / true_long if true_long > 0 else float("inf")
     _p(
         out,
-        f"  imbalance           {human_ratio(imb.ratio):>9}   "
-        f"(true: {human_ratio(true_ratio)}), thin side: {_side(imb.thin_side)}",
+        f"  imbalance           {imbalance_ratio(imb.short_above, imb.long_below)}   "
+        f"(true: {imbalance_ratio(true_short, true_long)}), thin side: {_side(imb.thin_side)}",
     )
     if imb.bands:
         _p(out, "  by distance:")
@@ -317,15 +343,16 @@ def _summary_text(a: Analysis) -> str:
         f"{a.symbol} · {a.exchange_label} · {human_price(a.price)}",
         f"Estimated: {human_usd(imb.short_above)} of short liquidations within "
         f"{imb.window:.0%} above price vs {human_usd(imb.long_below)} of longs below — "
-        f"{human_ratio(imb.ratio)}.",
+        f"{imbalance_ratio(imb.short_above, imb.long_below)}.",
     ]
     if zone is not None:
         lines.append(
             f"Densest zone: {human_price(zone.low)}–{human_price(zone.high)}, "
             f"{human_usd(zone.notional)} of {_side(zone.side)} liquidations."
         )
-    if a.cascade_up is not None:
-        lines.append(_cascade_line(a.cascade_up).strip())
+    cascade = a.cascade_up if heavy_direction(a) > 0 else a.cascade_down
+    if cascade is not None:
+        lines.append(_cascade_line(cascade).strip())
     lines.append("Estimated levels; clusters are magnets, not promises. Not financial advice.")
     moved = float(np.log(a.candle_close[-1] / a.candle_close[0])) if len(a.candle_close) else 0.0
     lines.append(f"Move over the window: {np.expm1(moved):+.1%}.")

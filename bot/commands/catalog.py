@@ -39,6 +39,7 @@ def defaults_from_settings(settings: Settings, *, exchange: str = "all") -> Comm
         range=range_for_ms(settings.telegram.default_range),
         exchange=exchange,
         window=settings.model.window,
+        tracked=tuple(settings.market.symbols),
     )
 
 

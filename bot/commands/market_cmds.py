@@ -5,24 +5,43 @@ Each handler asks :class:`~bot.analysis.service.MarketService` for a chart or a 
 the templates format them (``usd``, ``price``, ``ratio`` filters) and label every model
 output "est.". Buttons re-run the command with another range or exchange, as short
 command lines that fit Telegram's 64-byte callback data.
+
+Every reply names the range it actually drew: with less history than asked
+(``/heatmap BTC 30d`` on 7 days of data) the caption, the buttons and the image say ``7d``
+and the caption adds ``(30d asked)``. Markets are shown as traders write them (``BTC``,
+``BTCUSDC``), not as ccxt's ``BTC/USDT:USDT``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.analysis.service import MarketService, MarketView
-from bot.commands.parsing import check_price_bounds
+from bot.commands.parsing import check_price_bounds, price_as_typed
 from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
+from bot.market.errors import UnknownSymbol
 from bot.reply import RANGES, Button, ChartKind, Image, Range, Reply
-from core.charts.format import human_price
+from core.charts.canvas import analysis_span_ms
+from core.charts.format import human_duration, human_price, market_name
 from core.results import Cluster, DangerZone
 
-__all__ = ["CommandDefaults", "MarketCommands", "short_symbol"]
+__all__ = [
+    "CommandDefaults",
+    "MarketCommands",
+    "drawn_range",
+    "market_context",
+    "short_symbol",
+    "unknown_symbol_message",
+]
 
 #: a push closer than this to the current price is no push
 _MIN_PUSH = 1e-4
+#: a range covered less than this much by candles is "shorter than asked" (as the service)
+_SHORT_HISTORY = 0.9
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -33,13 +52,38 @@ class CommandDefaults:
     range: Range = RANGES[1]
     exchange: str = "all"
     window: float = 0.10
+    #: the configured symbols (``[market] symbols``), listed when a symbol is unknown
+    tracked: tuple[str, ...] = ()
 
 
 def short_symbol(symbol: str) -> str:
-    """``BTC/USDT:USDT`` → ``BTC``; ``BTC/USDC:USDC`` → ``BTCUSDC`` (what a button re-types)."""
-    pair = symbol.partition(":")[0]
-    base, _, quote = pair.partition("/")
-    return base if quote in ("", "USDT") else f"{base}{quote}"
+    """``BTC/USDT:USDT`` → ``BTC``; ``BTC/USDC:USDC`` → ``BTCUSDC`` (what a button re-types,
+    and what every reply shows)."""
+    return market_name(symbol)
+
+
+def drawn_range(view: MarketView) -> tuple[str, str | None]:
+    """(the range label drawn, the label asked when the data covers less of it).
+
+    ``("7d", "30d")`` for a 30d request on 7 days of candles; ``("7d", None)`` normally.
+    """
+    asked = view.range
+    span = analysis_span_ms(view.analysis)
+    if span <= 0 or span >= asked.ms * _SHORT_HISTORY:
+        return asked.label, None
+    listed = next((r.label for r in RANGES if abs(r.ms - span) <= 0.02 * r.ms), None)
+    return listed or human_duration(span), asked.label
+
+
+def unknown_symbol_message(exc: UnknownSymbol, tracked: tuple[str, ...]) -> str:
+    """``Unknown symbol 'XRP'. Tracked here: BTC, ETH, SOL. To add one, list it in
+    [market] symbols of the config.`` (with "Did you mean …?" when something is close)."""
+    hint = f" Did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
+    listed = f" Tracked here: {', '.join(tracked)}." if tracked else ""
+    return (
+        f"Unknown symbol '{exc.query}'.{hint}{listed} "
+        "To add one, list it in [market] symbols of the config."
+    )
 
 
 def _top_cluster(view: MarketView) -> Cluster | None:
@@ -56,10 +100,12 @@ def market_context(view: MarketView) -> dict[str, Any]:
     """The numbers every market reply shows: price, imbalance, top cluster and zone, notes."""
     a = view.analysis
     cluster = _top_cluster(view)
+    drawn, asked = drawn_range(view)
     return {
-        "symbol": view.symbol,
+        "symbol": short_symbol(view.symbol),
         "exchange": " + ".join(view.exchanges),
-        "range": view.range.label,
+        "range": drawn,
+        "range_asked": asked,
         "price": a.price,
         "as_of": a.as_of,
         "imbalance": a.imbalance,
@@ -80,15 +126,29 @@ class MarketCommands:
         self.service = service
         self.defaults = defaults
 
+    async def _ask(self, work: Callable[[], Awaitable[_T]]) -> _T:
+        """``work()``, an unknown symbol refused with the tracked ones and how to add one."""
+        try:
+            return await work()
+        except UnknownSymbol as exc:
+            raise ArgumentError(unknown_symbol_message(exc, self.defaults.tracked)) from None
+
+    def _choices(self) -> tuple[str, ...]:
+        """The exchange buttons: each exchange and ``all`` — or just the one exchange, when
+        there is only one (``all`` would draw the same chart)."""
+        exchanges = self.service.exchanges
+        return exchanges if len(exchanges) == 1 else (*exchanges, "all")
+
     # --- specs -----------------------------------------------------------------------
 
     def _symbol(self, required: bool = False) -> Param:
+        default = "" if required else f" (default {self.defaults.symbol})"
         return Param(
             "symbol",
             "symbol",
             required=required,
             default=None if required else self.defaults.symbol,
-            help=f"market, e.g. BTC or ETHUSDT (default {self.defaults.symbol})",
+            help=f"market, e.g. BTC or ETHUSDT{default}",
         )
 
     def _range(self) -> Param:
@@ -164,11 +224,16 @@ class MarketCommands:
         self, command: str, view: MarketView, choice: str
     ) -> tuple[tuple[Button, ...], ...]:
         base = short_symbol(view.symbol)
+        drawn, _ = drawn_range(view)
+        # the listed range drawn is highlighted; when none is (2.1d of data), the one asked
+        shown = drawn if any(r.label == drawn for r in RANGES) else view.range.label
         ranges = tuple(
-            Button(r.label, f"/{command} {base} {r.label} {choice}", r == view.range)
+            Button(r.label, f"/{command} {base} {r.label} {choice}", r.label == shown)
             for r in RANGES
         )
-        choices = (*self.service.exchanges, "all")
+        choices = self._choices()
+        if choice not in choices:  # "all" with one exchange: that exchange's button
+            choice = choices[0]
         exchanges = tuple(
             Button(c, f"/{command} {base} {view.range.label} {c}", c == choice) for c in choices
         )
@@ -181,9 +246,11 @@ class MarketCommands:
     async def _chart_reply(self, command: str, kind: ChartKind, call: Call) -> Reply:
         args = call.args
         choice: str = args["exchange"]
-        chart = await self.service.chart(kind, args["symbol"], args["range"], choice)
+        chart = await self._ask(
+            lambda: self.service.chart(kind, args["symbol"], args["range"], choice)
+        )
         context = market_context(chart.view)
-        alt = f"Estimated liquidation {command} of {chart.view.symbol}, {chart.view.range.label}"
+        alt = f"Estimated liquidation {command} of {context['symbol']}, {context['range']}"
         return Reply(
             command,
             context,
@@ -202,20 +269,28 @@ class MarketCommands:
     async def imbalance(self, call: Call) -> Reply:
         """Imbalance card PNG; text: totals, ratio and the distance bands."""
         window: float = call.args["window"]
-        chart = await self.service.chart(
-            "card", call.args["symbol"], call.args["range"], call.args["exchange"], window=window
+        chart = await self._ask(
+            lambda: self.service.chart(
+                "card",
+                call.args["symbol"],
+                call.args["range"],
+                call.args["exchange"],
+                window=window,
+            )
         )
         context = market_context(chart.view)
         context["bands"] = list(chart.view.analysis.imbalance.bands)
-        alt = f"Estimated liquidation imbalance of {chart.view.symbol}"
+        alt = f"Estimated liquidation imbalance of {context['symbol']}, {context['range']}"
         return Reply(
             "imbalance", context, images=(self._image("imbalance", chart.view, chart.png, alt),)
         )
 
     async def levels(self, call: Call) -> Reply:
         """Top clusters and danger zones as text, nearest first."""
-        view = await self.service.view(
-            call.args["symbol"], call.args["range"], call.args["exchange"]
+        view = await self._ask(
+            lambda: self.service.view(
+                call.args["symbol"], call.args["range"], call.args["exchange"]
+            )
         )
         a = view.analysis
         context = market_context(view)
@@ -226,12 +301,18 @@ class MarketCommands:
     async def cascade(self, call: Call) -> Reply:
         """Cascade chart; text: forced notional, final price, rounds, R."""
         push: float = call.args["price"]
-        view = await self.service.view(
-            call.args["symbol"], call.args["range"], call.args["exchange"]
+        view = await self._ask(
+            lambda: self.service.view(
+                call.args["symbol"], call.args["range"], call.args["exchange"]
+            )
         )
         current = view.analysis.price
         check_price_bounds(
-            push, current, shown=human_price(push), current_shown=human_price(current)
+            push,
+            current,
+            shown=price_as_typed(push),
+            current_shown=human_price(current),
+            fmt=human_price,
         )
         if abs(push / current - 1) < _MIN_PUSH:
             raise ArgumentError(
@@ -251,7 +332,7 @@ class MarketCommands:
         context = market_context(chart.view)
         context["cascade"] = result
         context["direction"] = "up" if result.direction > 0 else "down"
-        alt = f"Simulated liquidation cascade of {chart.view.symbol} to {human_price(push)}"
+        alt = f"Simulated liquidation cascade of {context['symbol']} to {human_price(push)}"
         return Reply(
             "cascade", context, images=(self._image("cascade", chart.view, chart.png, alt),)
         )

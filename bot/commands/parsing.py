@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from bot.commands.spec import ArgumentError, CommandSpec, Param, ParamKind
+from bot.market.exchanges import EXCHANGES
 from bot.reply import RANGES, Range
 
 __all__ = [
+    "MAX_PRICE",
     "MAX_PRICE_FACTOR",
     "MAX_WINDOW",
     "MIN_PRICE_FACTOR",
@@ -47,6 +49,7 @@ __all__ = [
     "parse_range",
     "parse_symbol",
     "parse_window",
+    "price_as_typed",
     "range_for_ms",
     "split_command",
 ]
@@ -56,6 +59,8 @@ MAX_WINDOW: Final = 0.50
 #: a price argument must lie within [current × MIN_PRICE_FACTOR, current × MAX_PRICE_FACTOR]
 MIN_PRICE_FACTOR: Final = 0.2
 MAX_PRICE_FACTOR: Final = 5.0
+#: no perpetual trades above this: a larger number is a typo, refused without echoing it
+MAX_PRICE: Final = 1e9
 
 
 _RANGE_BY_TOKEN: Final[dict[str, Range]] = {
@@ -115,6 +120,13 @@ def parse_exchange(token: str, exchanges: Sequence[str]) -> str:
     if wanted == "all" or wanted in exchanges:
         return wanted
     allowed = ", ".join([*exchanges, "all"])
+    if wanted in EXCHANGES:
+        configured = ", ".join(exchanges) or "none"
+        raise ArgumentError(
+            f"Exchange '{token}' is not configured here (this bot reads: {configured}). "
+            f"Use one of: {allowed}; to add {wanted}, list it in [market] exchanges "
+            'with source = "ccxt".'
+        )
     raise ArgumentError(f"Unknown exchange '{token}'. Use one of: {allowed}.")
 
 
@@ -157,16 +169,43 @@ def parse_price(token: str) -> float:
     value = float(whole.replace(",", "") + fraction) * _SUFFIX[suffix]
     if value <= 0:
         raise ArgumentError(f"Price '{token}' must be above zero.")
+    if value > MAX_PRICE:
+        raise ArgumentError(
+            f"Price '{_clip_token(token)}' is far too large for a price. Use e.g. 105k or $98,500."
+        )
     return value
 
 
-def check_price_bounds(price: float, current: float, *, shown: str, current_shown: str) -> None:
-    """Refuse a price outside ×0.2–×5 of ``current`` (a typo like ``98`` for ``98k``)."""
+def _clip_token(token: str, limit: int = 16) -> str:
+    text = token.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def price_as_typed(price: float) -> str:
+    """A price echoed back plainly: ``$1``, ``$98,500``, ``$0.5`` (no padding zeros)."""
+    return f"${price:,.10g}"
+
+
+def check_price_bounds(
+    price: float,
+    current: float,
+    *,
+    shown: str,
+    current_shown: str,
+    fmt: Callable[[float], str] | None = None,
+) -> None:
+    """Refuse a price outside ×0.2–×5 of ``current`` (a typo like ``98`` for ``98k``);
+    the message gives the range of prices that works (in ``fmt``, if given)."""
     low, high = current * MIN_PRICE_FACTOR, current * MAX_PRICE_FACTOR
     if not low <= price <= high:
+        between = (
+            f"between {fmt(low)} and {fmt(high)}"
+            if fmt is not None
+            else f"between ×{MIN_PRICE_FACTOR:g} and ×{MAX_PRICE_FACTOR:g} of it"
+        )
         raise ArgumentError(
             f"Price {shown} is too far from the current price {current_shown}: "
-            f"use a price between ×{MIN_PRICE_FACTOR:g} and ×{MAX_PRICE_FACTOR:g} of it."
+            f"use a price {between}."
         )
 
 
@@ -216,9 +255,10 @@ def _recognises(param: Param, token: str, exchanges: Sequence[str]) -> bool:
 
 _LOOKS_LIKE: Final[dict[ParamKind, re.Pattern[str]]] = {
     "range": re.compile(r"\d+[A-Za-z]+"),
-    "window": re.compile(r".*%|[\d.]+"),
+    "window": re.compile(r".*%|[\d.]+|[+-]?(nan|inf|infinity)", re.IGNORECASE),
     "price": re.compile(r"[$\d].*"),
     "exchange": re.compile(r"[A-Za-z][A-Za-z0-9_-]*"),
+    "choice": re.compile(r"[A-Za-z][A-Za-z_-]*"),
 }
 
 
@@ -261,9 +301,18 @@ def _parse_one(param: Param, token: str, exchanges: Sequence[str]) -> Any:
     return token
 
 
-def _missing(param: Param) -> ArgumentError:
-    hint = f": {param.help}" if param.help else ""
-    return ArgumentError(f"Missing {param.usage}{hint}.")
+def _required_help(param: Param) -> str:
+    """A parameter's help without its "(default …)" — a required value has no default."""
+    return re.sub(r"\s*\(default [^)]*\)", "", param.help).strip()
+
+
+def _missing(params: Sequence[Param]) -> ArgumentError:
+    """``Missing <symbol> and <price>: market, e.g. BTC; the price to push to, e.g. 105k.``"""
+    usages = " and ".join(p.usage for p in params)
+    hints = "; ".join(
+        f"{p.usage} is {h}" if len(params) > 1 else h for p in params if (h := _required_help(p))
+    )
+    return ArgumentError(f"Missing {usages}" + (f": {hints}." if hints else "."))
 
 
 def parse_args(
@@ -288,8 +337,15 @@ def parse_args(
             )
         )
         text_params = [p for p in unfilled if p.kind == "text"]
+        # a word after the first argument, where a choice is still open, is that choice
+        # mistyped ("/settings imbalance loud": the mode), not free text for a later one
+        word_for = [
+            p for p in unfilled if given and p.kind == "choice" and _looks_like(p.kind, token)
+        ]
         if strong:
             param = strong[0]
+        elif text_params and word_for:
+            param = word_for[0]
         elif text_params:
             values[text_params[0].name] = " ".join(tokens[i:])
             unfilled.remove(text_params[0])
@@ -317,9 +373,10 @@ def parse_args(
         values[param.name] = _parse_one(param, token, exchanges)
         given[param.name] = token
         unfilled.remove(param)
+    missing = [p for p in unfilled if p.required]
+    if missing:
+        raise _missing(missing)
     for param in unfilled:
-        if param.required:
-            raise _missing(param)
         values[param.name] = _default(param, exchanges)
     return values
 
@@ -347,7 +404,7 @@ def parse_options(
         raw = options.get(param.name)
         if raw is None or not str(raw).strip():
             if param.required:
-                hint = f": {param.help}" if param.help else ""
+                hint = f": {h}" if (h := _required_help(param)) else ""
                 raise ArgumentError(f"Missing option '{param.name}'{hint}.")
             values[param.name] = _default(param, exchanges)
             continue

@@ -71,6 +71,7 @@ __all__ = [
     "ENV_SECRETS",
     "EXCHANGE_IDS",
     "AlertSettings",
+    "ArchiveSettings",
     "ConfigError",
     "DiscordSettings",
     "ExchangeId",
@@ -148,6 +149,8 @@ class MarketSettings(Section):
     replay_dir: Annotated[Path | None, Field(strict=False)] = None
     sim_scenario: Annotated[str, Field(min_length=1)] = "seed"
     sim_seed: int = 7
+    #: live synthetic market: real seconds per 5m candle (0: the market stands still)
+    sim_step: Annotated[float, Field(ge=0, le=3600, allow_inf_nan=False)] = 10.0
     refresh: RefreshSettings = Field(default_factory=RefreshSettings)
 
     @model_validator(mode="after")
@@ -215,6 +218,23 @@ class StorageSettings(Section):
     """Where the SQLite cache and bot state live ([storage])."""
 
     path: Annotated[Path, Field(strict=False)] = Path("liqwatch.sqlite3")
+
+
+class ArchiveSettings(Section):
+    """The point-in-time map archive and live scorecard ([archive])."""
+
+    #: archive every watched market's map this often (and score the interval after it)
+    every: Annotated[int, DurationRange(5 * _M, _D)] = _H
+    #: drop archived maps older than this (scores are kept at least 30 days)
+    keep: Annotated[int, DurationRange(_H, 3650 * _D)] = 30 * _D
+
+    @model_validator(mode="after")
+    def _keep_covers_every(self) -> ArchiveSettings:
+        if self.keep < 2 * self.every:
+            raise FieldProblems.one(
+                "keep", "must be at least twice archive.every, or nothing is ever scored"
+            )
+        return self
 
 
 class TelegramSettings(Section):
@@ -299,6 +319,8 @@ class AlertSettings(Section):
     oi_change: Fraction = 0.05
     oi_window: Annotated[int, DurationRange(_M, 7 * _D)] = _H
     cooldown: Annotated[int, DurationRange(0, 7 * _D)] = _H
+    #: a refused alert (429, 5xx) is retried on later cycles until it is this old
+    retry_for: Annotated[int, DurationRange(_M, _D)] = 15 * _M
 
 
 class LoggingSettings(Section):
@@ -321,6 +343,7 @@ class Settings(Section):
     ] = Field(default_factory=lambda: MappingProxyType({}))
     model: ModelSettings = Field(default_factory=ModelSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)

@@ -17,6 +17,8 @@ __all__ = [
     "ChatGone",
     "ChatMoved",
     "DeliveryError",
+    "DeliveryRefused",
+    "DeliveryUnconfirmed",
     "Outlet",
     "PermanentDeliveryError",
     "TemporaryDeliveryError",
@@ -33,6 +35,21 @@ class DeliveryError(Exception):
 
 class TemporaryDeliveryError(DeliveryError):
     """Worth retrying later (network, 5xx, rate limit beyond the adapter's own retries)."""
+
+
+class DeliveryRefused(TemporaryDeliveryError):
+    """Known *not* delivered: refused before it was sent or answered with an error (connect
+    error, 429, 5xx): safe to send again, after ``retry_after`` seconds when the platform
+    said so. docs/delivery.md has the table."""
+
+    def __init__(self, chat_id: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(chat_id, message)
+        self.retry_after = retry_after
+
+
+class DeliveryUnconfirmed(TemporaryDeliveryError):
+    """Sent, but no answer came (a read timeout, a dropped connection): it may have arrived.
+    An alert is *not* sent again (at most once); a command reply at most once more."""
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -22,10 +22,9 @@ venues is one alert, with the numbers the chart shows, never three that disagree
   key — by exchange ``"all"`` (by the venue id when only one exchange is configured, so
   the alert reads "BTC/USDT:USDT · binanceusdm" and a one-venue bot's state carries over).
   A transition is claimed (:meth:`~bot.state.subscriptions.Subscriptions.claim`) and pushed to
-  the outlet of the chat's platform. Delivery errors: ``ChatGone`` drops the chat,
-  ``ChatMoved`` moves it and re-sends, a temporary error is retried next cycle (the chat's
-  later alerts wait with it, so a chat's alerts arrive in firing order), a permanent one is
-  logged and marked failed. See :mod:`bot.state.subscriptions` for the at-most-once rule.
+  the outlet of the chat's platform by the :class:`~bot.notify.dispatch.Dispatcher`: chats in
+  parallel, each chat's alerts in firing order; what each delivery error means is there and
+  in docs/delivery.md. See :mod:`bot.state.subscriptions` for the at-most-once rule.
 * **Hooks.** ``on_cycle`` callbacks (the thread composer) get every market updated in a
   cycle, per venue (:class:`MarketUpdate`: a channel's thread tells its own exchange).
 
@@ -52,13 +51,8 @@ from bot.notify.alerts import (
     rule_params,
     summed_open_interest,
 )
-from bot.notify.outlets import (
-    ChatGone,
-    ChatMoved,
-    DeliveryError,
-    Outlet,
-    TemporaryDeliveryError,
-)
+from bot.notify.dispatch import DeliveryCounters, Dispatcher
+from bot.notify.outlets import Outlet
 from bot.reply import RANGES, Range
 from bot.state.records import AlertEvent
 from bot.state.subscriptions import Subscriptions
@@ -105,14 +99,10 @@ class JobStats:
 
 
 @dataclass
-class _Counters:
+class _Counters(DeliveryCounters):
     cycles: int = 0
     alerts_fired: int = 0
-    delivered: int = 0
     retried: int = 0
-    failed: int = 0
-    dropped_chats: int = 0
-    moved_chats: int = 0
     overlaps: int = 0
 
 
@@ -137,6 +127,8 @@ class Scheduler:
         rng: random.Random | None = None,
         refresh: RefreshFn | None = None,
         on_cycle: Sequence[CycleCallback] = (),
+        max_parallel_sends: int = 16,
+        alert_deadline_ms: int = 15 * 60_000,
     ) -> None:
         self.service = service
         self.subs = subscriptions
@@ -156,8 +148,17 @@ class Scheduler:
         self.jobs: dict[tuple[str, str], JobStats] = {}
         self.counters = _Counters()
         self._recovered = False
-        #: (platform, chat) refused a send temporarily this cycle: its later alerts wait too
-        self._held: set[tuple[str, str]] = set()
+        #: a refused alert is retried on later cycles until this old (then failed)
+        self.alert_deadline_ms = alert_deadline_ms
+        self.dispatcher = Dispatcher(
+            subscriptions,
+            self.outlets,
+            self._chart,
+            clock=self.clock,
+            range_label=self.range.label,
+            max_parallel=max_parallel_sends,
+            counters=self.counters,
+        )
         #: when the daily housekeeping last ran (Unix ms; None: not yet in this process)
         self._housekept: int | None = None
 
@@ -183,20 +184,23 @@ class Scheduler:
     async def run_once(self) -> list[MarketUpdate]:
         """One cycle: retry refused alerts, run every due job, call the ``on_cycle`` hooks."""
         self.counters.cycles += 1
-        self._held.clear()
+        self.dispatcher.new_cycle()
         await self._sync_jobs()
-        retries = await asyncio.to_thread(self.subs.take_retries, now=self.clock())
+        retries = await asyncio.to_thread(
+            self.subs.take_retries, now=self.clock(), max_age_ms=self.alert_deadline_ms
+        )
         # in firing order (alerts claimed in one cycle share created_at), so a chat's stay in order
         retries.sort(key=lambda p: (p.event.transition, _RULE_ORDER.get(p.event.rule, 0)))
         for pending in retries:
             self.counters.retried += 1
-            await self._deliver(pending.platform, pending.chat_id, pending.key, pending.event)
+            self.dispatcher.submit(pending.platform, pending.chat_id, pending.key, pending.event)
         now = self.clock()
         due = [job for job in self.jobs.values() if job.next_run <= now]
         results = await asyncio.gather(*(self._run_job(job) for job in due))
         updates = [u for u in results if u is not None]
         for symbol in dict.fromkeys(u.view.symbol for u in updates):  # once per market
             await self._market_alerts(symbol)
+        await self.dispatcher.flush()
         for callback in self.on_cycle:
             try:
                 await callback(updates)
@@ -384,7 +388,7 @@ class Scheduler:
                 )
                 if key is not None:
                     silent = setting.mode == "silent"
-                    await self._deliver(sub.platform, sub.chat_id, key, event, silent=silent)
+                    self.dispatcher.submit(sub.platform, sub.chat_id, key, event, silent=silent)
 
     async def _chart(self, event: AlertEvent) -> bytes | None:
         if not self.attach_charts:
@@ -395,55 +399,3 @@ class Scheduler:
             log.exception("chart for the %s alert on %s failed", event.rule, event.symbol)
             return None
         return chart.png
-
-    async def _deliver(
-        self, platform: str, chat_id: str, key: str, event: AlertEvent, *, silent: bool = False
-    ) -> None:
-        outlet = self.outlets.get(platform)  # type: ignore[call-overload]
-        if outlet is None:
-            await self._mark(key, "failed", f"no {platform} outlet enabled")
-            return
-        if (platform, chat_id) in self._held:  # behind a refused alert: keep the chat's order
-            await self._mark(key, "retry", "held behind an earlier alert to this chat")
-            return
-        reply = alert_reply(
-            event, silent=silent, png=await self._chart(event), range_label=self.range.label
-        )
-        target = chat_id
-        for _ in range(2):  # the second round only after ChatMoved
-            try:
-                await outlet.send(target, reply)
-            except ChatMoved as moved:
-                log.info("%s chat %s moved to %s", platform, target, moved.new_chat_id)
-                await asyncio.to_thread(self.subs.move_chat, platform, target, moved.new_chat_id)
-                self.counters.moved_chats += 1
-                target = moved.new_chat_id
-                continue
-            except ChatGone as gone:
-                log.info("%s chat %s is gone: dropping it (%s)", platform, target, gone)
-                await asyncio.to_thread(self.subs.drop_chat, platform, target)
-                self.counters.dropped_chats += 1
-                await self._mark(key, "failed", "chat gone")
-                return
-            except TemporaryDeliveryError as exc:
-                log.warning("alert %s: temporary delivery error, retrying: %s", key, exc)
-                self._held.add((platform, target))
-                await self._mark(key, "retry", str(exc))
-                return
-            except DeliveryError as exc:
-                log.error("alert %s: delivery failed: %s", key, exc)
-                await self._mark(key, "failed", str(exc))
-                return
-            except Exception as exc:
-                log.exception("alert %s: outlet %s raised", key, platform)
-                await self._mark(key, "failed", repr(exc))
-                return
-            self.counters.delivered += 1
-            await self._mark(key, "delivered")
-            return
-        await self._mark(key, "failed", "chat moved twice")
-
-    async def _mark(self, key: str, status: str, error: str | None = None) -> None:
-        if status == "failed":
-            self.counters.failed += 1
-        await asyncio.to_thread(self.subs.mark, key, status, now=self.clock(), error=error)

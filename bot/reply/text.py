@@ -13,8 +13,11 @@ Escaping, so that no user- or market-provided string can change the formatting:
 * **console** — plain text, nothing escaped.
 
 ``{{ bold(x) }}`` / ``{{ code(x) }}`` emphasise a value in the platform's own markup.
-Numbers go through the filters ``usd``, ``price``, ``ratio``, ``pct``, ``signed_pct``,
-``fixed``, ``count``, ``ago`` and ``side`` (:mod:`core.charts.format`), never through ``str``. Undefined names
+Numbers go through the filters ``usd``, ``price``, ``ratio``, ``imbalance``, ``pct``,
+``signed_pct``, ``fixed``, ``count``, ``ago`` and ``side`` (:mod:`core.charts.format`), never
+through ``str``. An imbalance is always shown with ``imbalance`` (``9.3:1 longs over
+shorts``), the one convention of every reply, card, chart, alert and thread; ``ratio`` is
+for thresholds only. A market goes through ``market`` (``BTC/USDT:USDT`` → ``BTC``). Undefined names
 are errors (``StrictUndefined``); any template problem becomes :class:`TemplateError`
 naming the file.
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +35,14 @@ import jinja2
 from markupsafe import Markup
 
 from bot.reply import Platform, Reply
-from core.charts.format import human_duration, human_price, human_ratio, human_usd
+from core.charts.format import (
+    human_duration,
+    human_price,
+    human_ratio,
+    human_usd,
+    imbalance_ratio,
+    market_name,
+)
 from core.models import Side
 
 __all__ = [
@@ -133,6 +143,16 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
+def _imbalance(value: object) -> str:
+    """``9.3:1 longs over shorts`` from an Imbalance or a mapping with the two totals."""
+    source: Any = value
+    if isinstance(value, Mapping):
+        short, long_ = value["short_above"], value["long_below"]
+    else:
+        short, long_ = source.short_above, source.long_below
+    return imbalance_ratio(float(short), float(long_))
+
+
 def _side(value: Side | int) -> str:
     return "long" if int(value) == Side.LONG else "short"
 
@@ -176,6 +196,8 @@ class Templates:
             usd=human_usd,
             price=human_price,
             ratio=human_ratio,
+            imbalance=_imbalance,
+            market=market_name,
             pct=_pct,
             signed_pct=_signed_pct,
             ago=_ago,

@@ -153,8 +153,37 @@ _SCHEMA_V2: Final = (
     ) WITHOUT ROWID""",
 )
 
+#: Version 3: the point-in-time map archive and the live scorecard (queries:
+#: bot/state/archive.py, bot/state/scorecard.py).
+_SCHEMA_V3: Final = (
+    # One map as shown at `ts` (its as-of, Unix ms): quantised notionals per bin (see
+    # bot/state/archive.py), the reported clusters and zones, and which prints feeds were up.
+    """CREATE TABLE archive_maps (
+        symbol   TEXT NOT NULL,
+        venues   TEXT NOT NULL,  -- the analysed exchanges, comma-separated
+        ts       INTEGER NOT NULL,
+        price    REAL NOT NULL,
+        grid     BLOB NOT NULL,
+        long     BLOB NOT NULL,
+        short    BLOB NOT NULL,
+        levels   TEXT NOT NULL,  -- clusters and zones as JSON
+        feeds    TEXT NOT NULL,  -- {exchange: prints feed up} as JSON
+        PRIMARY KEY (symbol, venues, ts)
+    ) WITHOUT ROWID""",
+    # One side of one scored hour [hour, hour + every) against the map archived at `hour`.
+    """CREATE TABLE live_scores (
+        symbol  TEXT NOT NULL,
+        venues  TEXT NOT NULL,
+        hour    INTEGER NOT NULL,
+        side    TEXT NOT NULL CHECK (side IN ('long', 'short')),
+        status  TEXT NOT NULL CHECK (status IN ('scored', 'feed_down', 'no_map')),
+        detail  TEXT NOT NULL,  -- the HourScore as JSON (NaN as null)
+        PRIMARY KEY (symbol, venues, hour, side)
+    ) WITHOUT ROWID""",
+)
+
 #: Schema steps: ``MIGRATIONS[i]`` takes version ``i`` to ``i + 1``. Append, never edit.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,20 +6,23 @@ method is one transaction, through :meth:`bot.state.store.Store.locked`; all of 
 disk I/O — from asyncio code call them through :func:`asyncio.to_thread`.
 
 **Delivery: at-most-once, never repeated.** An alert's key (chat, rule, exchange, symbol,
-and the candle time at which the rule flipped) is written as ``pending`` in the *same
+and the candle time at which the rule flipped) is written as ``queued`` in the *same
 transaction* that stores the rule's new state and starts the cooldown
-(:meth:`Subscriptions.claim`); only then is the alert handed to the platform, and after the
-platform acknowledges it the key becomes ``delivered``. A crash before that transaction
+(:meth:`Subscriptions.claim`); it becomes ``pending`` just before it is handed to the
+platform, and ``delivered`` after the platform acknowledges it. A crash before the claim
 commits leaves nothing behind: the next cycle sees the same transition and fires it again
-(it was never sent). A crash after it leaves a ``pending`` key, and the process cannot know
-whether the platform got the message; at start-up :meth:`Subscriptions.abandon_pending`
-marks such keys ``abandoned`` and they are *not* re-sent. We chose this side because an
+(it was never sent). A ``queued`` key found at start-up was never handed over (it waited
+behind its chat's earlier alerts): it is retried. A ``pending`` key means the process cannot
+know whether the platform got the message; at start-up :meth:`Subscriptions.abandon_pending`
+marks such keys ``abandoned`` and they are *not* re-sent — as a send answered by no one
+(a read timeout) is marked ``unconfirmed`` and not re-sent (docs/delivery.md). We chose this side because an
 alert is a time-critical market signal: a duplicate in a group is noise the reader cannot
 tell from a new event (and eats the group's ~20 msg/min budget), while a lost one is
 superseded by the chart a command or the next transition shows; re-sending a stale alert
 minutes after a restart would also misstate the market. A delivery the platform *refused*
 with a temporary error is known not to have arrived, so it is kept as ``retry`` and sent
-again next cycle (up to :data:`MAX_ATTEMPTS`).
+again next cycle (up to :data:`MAX_ATTEMPTS`, and not once it is older than the alert
+deadline ``max_age_ms`` of :meth:`Subscriptions.take_retries`).
 """
 
 from __future__ import annotations
@@ -189,7 +192,7 @@ class Subscriptions:
                 )
             conn.execute(
                 "UPDATE sent_alerts SET status = 'failed', error = 'chat gone' "
-                "WHERE platform = ? AND chat_id = ? AND status IN ('pending', 'retry')",
+                "WHERE platform = ? AND chat_id = ? AND status IN ('queued', 'pending', 'retry')",
                 (platform, chat_id),
             )
             return dropped
@@ -227,7 +230,7 @@ class Subscriptions:
         cooldown_ms: int,
     ) -> str | None:
         """Store the rule's new state and, unless the chat is in cooldown for (rule, symbol)
-        or the key was already claimed, record the alert as ``pending`` and start the
+        or the key was already claimed, record the alert as ``queued`` and start the
         cooldown — all in one transaction. Returns the key to send, or None."""
         key = event.key(platform, chat_id)
         with self.store.locked(write=True) as conn:
@@ -244,7 +247,7 @@ class Subscriptions:
                 return None
             inserted = conn.execute(
                 "INSERT OR IGNORE INTO sent_alerts (key, platform, chat_id, event, status, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                "created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
                 (key, platform, chat_id, json.dumps(event.to_json()), now, now),
             ).rowcount
             if not inserted:
@@ -256,28 +259,30 @@ class Subscriptions:
         return key
 
     def mark(self, key: str, status: str, *, now: int, error: str | None = None) -> None:
-        """Record the outcome of a send: delivered, retry, failed."""
+        """Record a send's progress: pending (handed over), delivered, unconfirmed, retry,
+        failed."""
         with self.store.locked(write=True) as conn:
             conn.execute(
                 "UPDATE sent_alerts SET status = ?, updated_at = ?, error = ? WHERE key = ?",
                 (status, now, error, key),
             )
 
-    def take_retries(self, *, now: int) -> list[PendingAlert]:
-        """Alerts the platform refused temporarily, marked pending again for this attempt
-        (those past :data:`MAX_ATTEMPTS` become failed)."""
+    def take_retries(self, *, now: int, max_age_ms: int | None = None) -> list[PendingAlert]:
+        """Alerts the platform refused temporarily, queued again for this attempt (those past
+        :data:`MAX_ATTEMPTS`, or claimed more than ``max_age_ms`` ago, become failed)."""
+        oldest = now - max_age_ms if max_age_ms is not None else None
         with self.store.locked(write=True) as conn:
             conn.execute(
                 "UPDATE sent_alerts SET status = 'failed', updated_at = ? "
-                "WHERE status = 'retry' AND attempts >= ?",
-                (now, MAX_ATTEMPTS),
+                "WHERE status = 'retry' AND (attempts >= ? OR created_at < coalesce(?, 0))",
+                (now, MAX_ATTEMPTS, oldest),
             )
             rows = conn.execute(
                 "SELECT key, platform, chat_id, event, attempts + 1 FROM sent_alerts "
                 "WHERE status = 'retry' ORDER BY created_at"
             ).fetchall()
             conn.execute(
-                "UPDATE sent_alerts SET status = 'pending', attempts = attempts + 1, "
+                "UPDATE sent_alerts SET status = 'queued', attempts = attempts + 1, "
                 "updated_at = ? WHERE status = 'retry'",
                 (now,),
             )
@@ -286,13 +291,29 @@ class Subscriptions:
         ]
 
     def abandon_pending(self, *, now: int) -> int:
-        """At start-up: alerts in flight when the process died are not re-sent (see above)."""
+        """At start-up: alerts in flight when the process died are not re-sent (see above);
+        queued ones, never handed over, are kept for a retry. Returns how many were abandoned."""
         with self.store.locked(write=True) as conn:
+            conn.execute(
+                "UPDATE sent_alerts SET status = 'retry', updated_at = ? WHERE status = 'queued'",
+                (now,),
+            )
             return conn.execute(
                 "UPDATE sent_alerts SET status = 'abandoned', updated_at = ? "
                 "WHERE status = 'pending'",
                 (now,),
             ).rowcount
+
+    def delivery_problems(self, since: int) -> dict[str, int]:
+        """Alerts claimed since ``since`` (Unix ms) that were not delivered, per status
+        (``unconfirmed``, ``failed``, ``abandoned``, ``retry``): what ``/status`` reports."""
+        with self.store.locked() as conn:
+            rows = conn.execute(
+                "SELECT status, count(*) FROM sent_alerts WHERE created_at >= ? AND status IN "
+                "('unconfirmed', 'failed', 'abandoned', 'retry') GROUP BY 1",
+                (since,),
+            ).fetchall()
+        return {str(s): int(n) for s, n in rows}
 
     def alert_counts(self) -> dict[str, int]:
         """Sent-alert keys per status (for /status and tests)."""

@@ -1,8 +1,10 @@
 """The imbalance card: a 1200×675 summary image that reads as a chat preview thumbnail.
 
-Composited with Pillow: the ratio in large type (``14:1``) in the heavy side's colour,
-the two totals, which side is thin, the main danger zone, a small liquidation-map
-thumbnail drawn with matplotlib, and symbol, venue and time. The text is computed first
+Composited with Pillow: the ratio in large type (``14:1``) in the heavy side's colour under
+the line that says which side is on top (``Shorts over longs``, from the one imbalance
+formatter :func:`~core.charts.format.imbalance_ratio`), the two totals, which side is thin, the main danger zone, a small liquidation-map
+thumbnail drawn with matplotlib, and symbol, venue, range (``7d``: the candles the
+analysis covers) and time. The text is computed first
 by :func:`card_text` (pure, testable); :func:`render_card` only lays it out.
 
 Fonts are DejaVu Sans, which ships inside matplotlib, so no system font is needed.
@@ -16,8 +18,15 @@ from typing import Final
 from matplotlib.font_manager import FontProperties, findfont
 from PIL import Image, ImageDraw, ImageFont
 
-from core.charts.canvas import CAVEAT, check_size, display_symbol, encode_png, utc_label
-from core.charts.format import human_ratio, human_usd
+from core.charts.canvas import (
+    CAVEAT,
+    analysis_span_ms,
+    check_size,
+    display_symbol,
+    encode_png,
+    utc_label,
+)
+from core.charts.format import human_duration, human_usd, imbalance_ratio
 from core.charts.liqmap import map_thumbnail
 from core.charts.marks import BALANCED_RATIO, side_name, zone_label
 from core.charts.style import Style, load_style
@@ -35,7 +44,7 @@ class CardText:
     """Every string on the card, derived from the analysis."""
 
     symbol: str
-    venue: str
+    venue: str  # "binanceusdm · 7d": the exchange and the range the analysis covers
     time: str
     caption: str  # what the ratio measures
     ratio: str  # "14:1", or "no data"
@@ -52,9 +61,11 @@ def card_text(a: Analysis) -> CardText:
     """The card's strings: ratio, totals, thin side and the largest danger zone."""
     imb = a.imbalance
     window = f"±{imb.window * 100:.0f} %"
+    span = analysis_span_ms(a)
+    venue = f"{a.exchange_label} · {human_duration(span)}" if span > 0 else a.exchange_label
     common = {
         "symbol": display_symbol(a.symbol),
-        "venue": a.exchange_label,
+        "venue": venue,
         "time": utc_label(a.as_of),
         "footer": f"{CAVEAT} · liqwatch",
     }
@@ -73,9 +84,10 @@ def card_text(a: Analysis) -> CardText:
     thin = imb.thin_side
     thin_where = "below" if thin is Side.LONG else "above"
     zones = sorted(a.zones, key=lambda z: z.notional, reverse=True)
+    ratio, _, sides = imbalance_ratio(imb.short_above, imb.long_below).partition(" ")
     return CardText(
-        caption=f"Shorts above vs longs below · within {window}",
-        ratio=human_ratio(imb.ratio),
+        caption=f"{sides[:1].upper()}{sides[1:]} · liquidations within {window}",
+        ratio=ratio,
         short_total=human_usd(imb.short_above),
         long_total=human_usd(imb.long_below),
         message="",

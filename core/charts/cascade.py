@@ -1,8 +1,10 @@
 """The cascade chart: forced notional against price as a simulated squeeze walks the book.
 
-Round 0 is the starting push; each later round is the price the previous round's forced
-market orders reached and the cumulative forced notional liquidated by then. The path
-is drawn as steps (a round's forced flow moves price, which crosses more levels), ending
+The curve is the cumulative forced notional from the start price on: first the push
+itself (the map's liquidations of the squeezed side it crosses, bin by bin, from $0 at the
+start price), then each round — the price the previous round's forced market orders
+reached and the cumulative forced notional liquidated by then. Rounds are numbered from 1
+(the push is labelled as such, not as a round ``0``). The path is drawn as steps (a round's forced flow moves price, which crosses more levels), ending
 at the fixed point (or where the walk left the map, or hit the round limit — the labels
 say which). ``R`` (liquidations per $ of move ÷ book depth per $ of move) says
 whether the loop feeds itself (R ≥ 1) or is absorbed by the book. The map's liquidations
@@ -37,7 +39,13 @@ from core.charts.format import human_price, human_usd
 from core.charts.style import load_style
 from core.results import Analysis, CascadeResult
 
-__all__ = ["build_cascade_figure", "cascade_headline", "r_verdict", "render_cascade"]
+__all__ = [
+    "build_cascade_figure",
+    "cascade_headline",
+    "push_curve",
+    "r_verdict",
+    "render_cascade",
+]
 
 _MARGINS: Final = (96.0, 40.0, 118.0, 78.0)
 
@@ -79,6 +87,21 @@ def cascade_headline(c: CascadeResult) -> str:
         f"Push {_pct(c.push_price / c.start_price - 1)} → {human_usd(c.forced_notional)} forced "
         f"{flow} → {_final(c)} ({_pct(c.extra_move)} beyond the push)"
     )
+
+
+def push_curve(a: Analysis, c: CascadeResult) -> tuple[np.ndarray, np.ndarray]:
+    """The cumulative forced notional during the push: ``$0`` at the start price, then each
+    crossed bin of the squeezed side (at its centre) up to the push price, where the path's
+    round 0 takes over."""
+    m = a.map
+    centers = m.grid.centers
+    if c.direction > 0:
+        inside = (centers >= c.start_price) & (centers <= c.push_price)
+        xs, values = centers[inside], m.short[inside]
+    else:
+        inside = (centers <= c.start_price) & (centers >= c.push_price)
+        xs, values = centers[inside][::-1], m.long[inside][::-1]
+    return np.r_[c.start_price, xs], np.r_[0.0, np.cumsum(values)]
 
 
 def _pick(a: Analysis, direction: int) -> CascadeResult | None:
@@ -152,11 +175,21 @@ def _build(a: Analysis, direction: int, style: str, size: tuple[int, int]) -> Pa
     ax.patch.set_visible(False)
     back.set_facecolor(pal.panel)
 
-    ax.step(prices, forced, where="post", color=side_color, linewidth=2.6, zorder=5)
+    push_x, push_y = push_curve(a, c)
+    ax.step(
+        np.r_[push_x, prices],
+        np.r_[push_y, forced],
+        where="post",
+        color=side_color,
+        linewidth=2.6,
+        zorder=5,
+    )
     ax.plot(c.path_prices, c.path_forced, "o", color=side_color, markersize=5, zorder=6)
     min_gap = (hi - lo) * 0.025
-    last_x = -math.inf
+    last_x = float(c.path_prices[0])  # round 0 is the push: its arrow says so
     for k, (p, f) in enumerate(zip(c.path_prices, c.path_forced, strict=True)):
+        if k == 0:
+            continue
         if abs(p - last_x) >= min_gap and abs(p - c.final_price) >= min_gap:
             page.text(
                 ax,

@@ -5,7 +5,10 @@ Three formats, each total (never raises for any float, including ``nan`` and ``i
 * :func:`human_usd` — a notional, compact: ``$1.2B``, ``$84.2K``, ``$980M``, ``-$3.4M``.
 * :func:`human_price` — a price, full precision a trader reads: ``$98,420``, ``$182.34``,
   ``$0.5123``, ``$0.00001234``.
-* :func:`human_ratio` — an imbalance ratio: ``14:1``, ``1.4:1``, ``∞:1``, ``1:14`` below one.
+* :func:`human_ratio` — a bare ratio: ``14:1``, ``1.4:1``, ``∞:1``, ``1:14`` below one.
+* :func:`imbalance_ratio` — *the* imbalance ratio every reply, card, chart, alert and
+  thread shows: heavy side over thin side with the sides named, ``14:1 shorts over longs``
+  or ``9.3:1 longs over shorts`` (never a bare ``9.3:1`` a reader takes for short-heavy).
 
 Not-a-number renders as ``n/a`` so a caption never shows ``$nan``.
 """
@@ -15,7 +18,16 @@ from __future__ import annotations
 import math
 from typing import Final
 
-__all__ = ["NOT_AVAILABLE", "human_duration", "human_price", "human_ratio", "human_usd"]
+__all__ = [
+    "NOT_AVAILABLE",
+    "human_duration",
+    "human_price",
+    "human_ratio",
+    "human_usd",
+    "imbalance_ratio",
+    "market_name",
+    "ratio_sides",
+]
 
 #: What every formatter returns for ``nan``.
 NOT_AVAILABLE: Final = "n/a"
@@ -116,6 +128,40 @@ def human_ratio(r: float) -> str:
     if math.isinf(inverse):
         return "1:∞"
     return f"1:{_ratio_number(inverse)}"
+
+
+def market_name(symbol: str) -> str:
+    """A market as traders write it: ``BTC/USDT:USDT`` → ``BTC``, ``BTC/USDC:USDC`` →
+    ``BTCUSDC``; a name without a quote is returned as it is."""
+    base, _, quote = symbol.partition(":")[0].partition("/")
+    return base if quote in ("", "USDT") else f"{base}{quote}"
+
+
+def ratio_sides(short_above: float, long_below: float) -> str:
+    """``shorts over longs`` / ``longs over shorts`` — which side the ratio puts on top."""
+    return "shorts over longs" if short_above >= long_below else "longs over shorts"
+
+
+def imbalance_ratio(short_above: float, long_below: float) -> str:
+    """The imbalance as one convention everywhere: heavy over thin, sides named.
+
+    ``14:1 shorts over longs`` (a squeeze-up setup), ``9.3:1 longs over shorts`` (a
+    flush-down setup), ``1:1 even`` when the rounded ratio is one, ``∞:1 shorts over longs``
+    when the thin side is empty, ``n/a`` for ``nan`` or negative totals or no levels at all.
+    """
+    if (
+        math.isnan(short_above)
+        or math.isnan(long_below)
+        or short_above < 0
+        or long_below < 0
+        or (short_above == 0 and long_below == 0)
+    ):
+        return NOT_AVAILABLE
+    heavy, thin = max(short_above, long_below), min(short_above, long_below)
+    ratio = human_ratio(heavy / thin if thin > 0 else math.inf)
+    if ratio == "1:1":
+        return "1:1 even"
+    return f"{ratio} {ratio_sides(short_above, long_below)}"
 
 
 def human_duration(ms: float) -> str:

@@ -37,7 +37,7 @@ from core.charts.canvas import (
     title_text,
     utc_label,
 )
-from core.charts.format import human_price, human_ratio, human_usd
+from core.charts.format import human_price, human_usd, imbalance_ratio
 from core.charts.marks import BALANCED_RATIO
 from core.charts.style import load_style
 from core.models import Side
@@ -49,9 +49,9 @@ _MARGINS: Final = (96.0, 96.0, 118.0, 78.0)  # left, right, top, bottom in refer
 
 
 def map_headline(imb: Imbalance) -> str:
-    """``Shorts above $14.0B vs longs below $986M — 14:1`` from the imbalance totals."""
+    """``Shorts above $14.0B vs longs below $986M — 14:1 shorts over longs`` (heavy first)."""
     heavy_first = imb.short_above >= imb.long_below
-    ratio = human_ratio(imb.ratio)
+    ratio = imbalance_ratio(imb.short_above, imb.long_below)
     short, long_ = human_usd(imb.short_above), human_usd(imb.long_below)
     if heavy_first:
         return f"Shorts above {short} vs longs below {long_} — {ratio}"

@@ -41,7 +41,8 @@ from core.charts import (
 )
 from core.charts.canvas import spread_positions, time_ticks
 from core.charts.card import build_card_image, card_text
-from core.charts.cascade import build_cascade_figure, r_verdict
+from core.charts.cascade import build_cascade_figure, push_curve, r_verdict
+from core.charts.format import imbalance_ratio
 from core.charts.heatmap import CANDLE_LIMIT, build_heatmap_figure, column_candles
 from core.charts.liqmap import build_map_figure, map_headline
 from core.charts.marks import cluster_label, zone_label
@@ -217,9 +218,9 @@ def test_map_headline_from_imbalance(btc: Analysis) -> None:
     headline = map_headline(imb)
     assert headline == (
         f"Shorts above {human_usd(imb.short_above)} vs longs below "
-        f"{human_usd(imb.long_below)} — {human_ratio(imb.ratio)}"
+        f"{human_usd(imb.long_below)} — {imbalance_ratio(imb.short_above, imb.long_below)}"
     )
-    assert headline.endswith(f"— {round(TARGET_RATIO)}:1")
+    assert headline.endswith(f"— {round(TARGET_RATIO)}:1 shorts over longs")
     fig = build_map_figure(btc)
     strings = _strings(fig)
     assert headline in strings
@@ -243,9 +244,40 @@ def test_cascade_labels(btc: Analysis) -> None:
         render_cascade(btc, 0)
 
 
+@pytest.mark.parametrize("direction", [1, -1])
+def test_cascade_curve_starts_at_zero_at_the_start_price(btc: Analysis, direction: int) -> None:
+    c = btc.cascade_up if direction == 1 else btc.cascade_down
+    assert c is not None
+    xs, ys = push_curve(btc, c)
+    assert (xs[0], ys[0]) == (c.start_price, 0.0)  # the curve begins where the push begins
+    assert np.all(np.diff(ys) >= 0)
+    assert ys[-1] == pytest.approx(c.path_forced[0], rel=1e-6)  # and meets round 0
+    fig = build_cascade_figure(btc, direction)
+    curve = max(fig.axes[0].get_lines(), key=lambda line: len(line.get_xdata()))
+    assert float(np.asarray(curve.get_xdata())[0]) == pytest.approx(c.start_price)
+    assert float(np.asarray(curve.get_ydata())[0]) == 0.0
+    labels = [t.get_text().strip() for t in fig.axes[0].texts]
+    assert "0" not in labels  # round 0 is the push, labelled by its arrow
+    assert "1" in labels
+
+
+def test_card_of_a_long_heavy_market_reads_longs_over_shorts(btc: Analysis) -> None:
+    imb = btc.imbalance
+    flipped = dataclasses.replace(
+        imb, short_above=imb.long_below, long_below=imb.short_above, bands=()
+    )
+    text = card_text(dataclasses.replace(btc, imbalance=flipped))
+    assert text.ratio == "14:1"
+    assert text.caption.startswith("Longs over shorts")
+    assert text.heavy is not None and text.heavy.name == "LONG"
+    assert map_headline(flipped).endswith("— 14:1 longs over shorts")
+
+
 def test_card_text_from_analysis(btc: Analysis) -> None:
     text = card_text(btc)
     assert text.ratio == human_ratio(btc.imbalance.ratio) == "14:1"
+    assert text.caption.startswith("Shorts over longs")  # which side the ratio puts on top
+    assert text.venue == "binanceusdm · 7d"  # every card names its range
     assert text.short_total == human_usd(btc.imbalance.short_above)
     assert text.long_total == human_usd(btc.imbalance.long_below)
     assert text.thin_line == "Thin side: longs below price"

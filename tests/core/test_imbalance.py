@@ -75,6 +75,26 @@ def test_bands_partition_the_window() -> None:
     assert sum(b.long_below for b in imb.bands) == pytest.approx(imb.long_below)
 
 
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (0.05, [(0, 0.01), (0.01, 0.02), (0.02, 0.05)]),
+        (0.03, [(0, 0.01), (0.01, 0.02), (0.02, 0.03)]),
+        (0.005, [(0, 0.005)]),
+    ],
+)
+def test_bands_stay_inside_the_window_asked(
+    window: float, expected: list[tuple[float, float]]
+) -> None:
+    rng = np.random.default_rng(7)
+    grid = PriceGrid.around(80.0, 125.0, 60)
+    m = LiquidationMap(grid, 101.3, 0, rng.random(60), rng.random(60))
+    imb = compute_imbalance(m, window=window)
+    assert [(b.lo, b.hi) for b in imb.bands] == expected  # no 5%–10% band in a ±5 % window
+    assert sum(b.short_above for b in imb.bands) == pytest.approx(imb.short_above)
+    assert sum(b.long_below for b in imb.bands) == pytest.approx(imb.long_below)
+
+
 def test_log_grid_splits_by_log_price() -> None:
     grid = PriceGrid(edges=np.array([90.0, 100.0, 121.0]))
     m = LiquidationMap(grid, 100.0, 0, np.zeros(2), np.array([0.0, 8.0]))

@@ -26,6 +26,8 @@ from aiohttp import BodyPartReader, web
 
 from tests.fakes.fake_telegram_wire import (
     DISCONNECT,
+    HANG,
+    SLOW,
     ApiCall,
     ApiError,
     Fault,
@@ -72,6 +74,9 @@ class FakeTelegram:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._faults: dict[str, list[tuple[Fault, int | None]]] = {}
         self._changed = asyncio.Condition()
+        self._released = asyncio.Event()
+        #: requests held by a ``Fault.hang()`` right now
+        self.hung = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -87,6 +92,7 @@ class FakeTelegram:
         self.port = int(self._runner.addresses[0][1])
 
     async def close(self) -> None:
+        self._released.set()  # nothing stays hung past the test
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -118,6 +124,10 @@ class FakeTelegram:
     ) -> None:
         """Answer the next ``times`` calls of ``method`` (to ``chat_id`` if given) with ``fault``."""
         self._faults.setdefault(method.lower(), []).extend([(fault, chat_id)] * times)
+
+    def release(self) -> None:
+        """Let every request held by ``Fault.hang()`` (now and later) go on."""
+        self._released.set()
 
     def calls_of(self, method: str, *, ok_only: bool = True) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method.lower() and (c.ok or not ok_only)]
@@ -229,7 +239,16 @@ class FakeTelegram:
         fault = self._take_fault(method, params)
         if fault is not None and fault.status == DISCONNECT:
             return await self._drop(request, call)
-        if fault is not None:
+        if fault is not None and fault.status == HANG:
+            self.hung += 1
+            await self._notify()
+            try:
+                await self._released.wait()
+            finally:
+                self.hung -= 1
+            fault = None
+        delay = fault.delay if fault is not None and fault.status == SLOW else 0.0
+        if fault is not None and fault.status != SLOW:
             return await self._error(
                 call, ApiError(fault.status, fault.description, fault.parameters)
             )
@@ -241,6 +260,8 @@ class FakeTelegram:
         except ApiError as err:
             return await self._error(call, err)
         await self._record(call)
+        if delay:  # performed and recorded: only the answer is late
+            await asyncio.sleep(delay)
         return web.json_response({"ok": True, "result": call.result})
 
     def _take_fault(self, method: str, params: dict[str, str]) -> Fault | None:

@@ -45,6 +45,10 @@ class ApiError(Exception):
 
 #: the :class:`Fault` status that drops the connection instead of answering
 DISCONNECT = 0
+#: the :class:`Fault` status that performs the method and answers ``delay`` seconds late
+SLOW = -1
+#: the :class:`Fault` status that performs nothing and answers only once released
+HANG = -2
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,28 @@ class Fault:
     status: int
     description: str
     parameters: dict[str, Any] | None = None
+    delay: float = 0.0
 
     @classmethod
     def retry_after(cls, seconds: int) -> Fault:
         return cls(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """The method is performed (the message exists), the answer comes ``seconds`` late:
+        a client with a shorter read timeout cannot know it was delivered."""
+        return cls(SLOW, "slow answer", delay=seconds)
+
+    @classmethod
+    def hang(cls) -> Fault:
+        """The request is held, unanswered and not performed, until ``FakeTelegram.release()``
+        (then the method is performed and answered, if the client still listens)."""
+        return cls(HANG, "hung")
+
+    @classmethod
+    def server_error(cls) -> Fault:
+        """500 with Telegram's JSON error body."""
+        return cls(500, "Internal Server Error")
 
     @classmethod
     def forbidden(cls) -> Fault:

@@ -7,8 +7,12 @@ photo with a caption (≤ 1024) or as messages (≤ 4096), split on line boundar
 reply's buttons as an inline keyboard (the Bot API calls: :mod:`bot.adapters.telegram.send`).
 Pressing a button re-runs its command line and edits the message in place.
 
-Command replies never crash the bot on a platform error: ``RetryAfter`` is waited out by
-PTB's ``AIORateLimiter``; ``Forbidden`` (blocked, kicked) is reported to ``on_chat_gone``;
+Sends are paced by PTB's ``AIORateLimiter`` (~30 messages/s overall, 20/min per group) and
+each Bot API call is retried by what its failure tells (:mod:`bot.adapters.telegram.errors`,
+docs/delivery.md): a refused call (429 with ``retry_after``, 5xx, connect error) until the
+policy's deadline — 60 s for a command reply —, a call sent but not answered (read timeout)
+at most once more for a reply and never for an alert. Command replies never crash the bot on
+a platform error: ``Forbidden`` (blocked, kicked) is reported to ``on_chat_gone``;
 ``ChatMigrated`` (group → supergroup) to ``on_chat_migrated`` and the reply is re-sent to
 the new chat; anything else is logged with its traceback.
 
@@ -16,8 +20,8 @@ As an :class:`~bot.notify.outlets.Outlet` (pushed alerts and threads) the adapte
 translated by :func:`~bot.adapters.telegram.errors.delivery_error` (re-exported here), so
 the scheduler decides: ``Forbidden`` → :class:`ChatGone`, ``ChatMigrated`` →
 :class:`ChatMoved`, ``BadRequest`` → :class:`PermanentDeliveryError`,
-``TimedOut``/``NetworkError`` and a ``RetryAfter`` that outlived the rate limiter's retries →
-:class:`TemporaryDeliveryError`. A thread is its first post (chart and caption) followed by
+refused past the deadline → :class:`DeliveryRefused`, sent without an answer →
+:class:`DeliveryUnconfirmed`. A thread is its first post (chart and caption) followed by
 the other posts as replies to it, in order.
 
 The bot token is never logged here (``repr(bot)`` contains it: never log the bot or the
@@ -26,11 +30,13 @@ application object).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import inspect
 import logging
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -55,8 +61,9 @@ from telegram.ext import (
 )
 
 from bot.adapters.telegram.buttons import CallbackData, keyboard
-from bot.adapters.telegram.errors import delivery_error
-from bot.adapters.telegram.send import edit_in_place, send_new
+from bot.adapters.telegram.errors import delivery_error, judge
+from bot.adapters.telegram.send import Attempt, edit_in_place, send_new
+from bot.notify.retry import ALERT_POLICY, REPLY_POLICY, DeliveryStats, RetryBudget, RetryPolicy
 from bot.reply import CallContext, Platform, Reply
 
 __all__ = [
@@ -124,8 +131,13 @@ class TelegramAdapter:
         on_chat_gone: OnChatGone | None = None,
         on_chat_migrated: OnChatMoved | None = None,
         poll_timeout: float = 10.0,
-        max_retries: int = 3,
+        max_retries: int = 0,
         concurrent_updates: int = 64,
+        reply_policy: RetryPolicy = REPLY_POLICY,
+        alert_policy: RetryPolicy = ALERT_POLICY,
+        read_timeout: float | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # Opt in to PTB's future timedelta attributes (RetryAfter.retry_after …); without it
         # PTB itself warns (PTBDeprecationWarning) every time the API answers 429.
@@ -140,9 +152,16 @@ class TelegramAdapter:
         self._on_chat_migrated = on_chat_migrated
         self._poll_timeout = poll_timeout
         self._callbacks = CallbackData()
+        self._reply_policy, self._alert_policy = reply_policy, alert_policy
+        self._sleep, self._clock = sleep, clock
+        #: what retries met, for replies and pushes (``/status``, tests)
+        self.delivery_stats = DeliveryStats()
+        builder = ApplicationBuilder()
+        if read_timeout is not None:
+            builder = builder.read_timeout(read_timeout).media_write_timeout(read_timeout)
+        # the rate limiter only paces (max_retries 0): retries are this adapter's (_attempt)
         self._app: Application[Any, Any, Any, Any, Any, Any] = (
-            ApplicationBuilder()
-            .token(token)
+            builder.token(token)
             .base_url(api_base_url)
             .base_file_url(file_base_url)
             .rate_limiter(AIORateLimiter(max_retries=max_retries))
@@ -200,7 +219,7 @@ class TelegramAdapter:
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Push ``reply`` (an alert) to a chat; raises a :class:`~bot.notify.outlets.DeliveryError`."""
         try:
-            await self._send_new(chat_id, reply)
+            await self._send_new(chat_id, reply, attempt=self._attempt(chat_id, alert=True))
         except TelegramError as exc:
             raise delivery_error(chat_id, exc) from exc
 
@@ -210,11 +229,12 @@ class TelegramAdapter:
         ``title`` is not shown (the first post is the headline). Raises a DeliveryError."""
         if not posts:
             return
+        attempt = self._attempt(chat_id, alert=True)
         try:
-            head = await self._send_new(chat_id, posts[0])
+            head = await self._send_new(chat_id, posts[0], attempt=attempt)
             anchor = ReplyParameters(head[0].message_id, allow_sending_without_reply=True)
             for post in posts[1:]:
-                await self._send_new(chat_id, post, reply_to=anchor, quiet=True)
+                await self._send_new(chat_id, post, reply_to=anchor, quiet=True, attempt=attempt)
         except TelegramError as exc:
             raise delivery_error(chat_id, exc) from exc
 
@@ -307,11 +327,12 @@ class TelegramAdapter:
     ) -> None:
         """Send ``reply`` to ``chat_id`` (or edit ``edit`` in place with it), turning platform
         errors into callbacks and logs; a migrated chat gets the reply as a new message."""
+        attempt = self._attempt(chat_id, alert=False)
         try:
             if edit is not None:
-                await self._edit(edit, reply)
+                await self._edit(edit, reply, attempt)
             else:
-                await self._send_new(chat_id, reply)
+                await self._send_new(chat_id, reply, attempt=attempt)
         except ChatMigrated as err:
             new_id = str(err.new_chat_id)
             log.info("chat %s migrated to %s", chat_id, new_id)
@@ -325,8 +346,12 @@ class TelegramAdapter:
             if edit is not None and "not modified" in err.message.lower():
                 return  # the already-selected option pressed again
             log.error("Telegram rejected a reply to chat %s: %s", chat_id, err.message)
-        except TelegramError:
-            log.exception("could not deliver a reply to chat %s", chat_id)
+        except TelegramError as err:
+            verdict = judge(err)
+            if verdict is not None and verdict.verdict == "unconfirmed":
+                log.warning("reply to chat %s sent but not confirmed: %s", chat_id, err)
+            else:
+                log.error("could not deliver a reply to chat %s: %s", chat_id, err)
 
     async def _notify(
         self, callback: Callable[..., Awaitable[None] | None] | None, *args: str
@@ -347,16 +372,36 @@ class TelegramAdapter:
         *,
         reply_to: ReplyParameters | None = None,
         quiet: bool = False,
+        attempt: Attempt,
     ) -> list[Message]:
         """Send ``reply`` as new messages (a reply to ``reply_to`` if given); the messages."""
         text = self._render(reply, "telegram")
         markup = keyboard(reply.buttons, self._callbacks)
         return await send_new(
-            self._app.bot, chat_id, reply, text, markup, reply_to=reply_to, quiet=quiet
+            self._app.bot,
+            chat_id,
+            reply,
+            text,
+            markup,
+            reply_to=reply_to,
+            quiet=quiet,
+            attempt=attempt,
         )
 
-    async def _edit(self, message: Message, reply: Reply) -> None:
+    async def _edit(self, message: Message, reply: Reply, attempt: Attempt) -> None:
         """Replace the pressed message's chart/text and keyboard with ``reply``."""
         text = self._render(reply, "telegram")
         markup = keyboard(reply.buttons, self._callbacks)
-        await edit_in_place(self._app.bot, message, reply, text, markup)
+        await edit_in_place(self._app.bot, message, reply, text, markup, attempt=attempt)
+
+    def _attempt(self, chat_id: str, *, alert: bool) -> RetryBudget:
+        """One message's retry budget: the alert policy for pushes, the reply policy else."""
+        kind = "alert" if alert else "reply"
+        return RetryBudget(
+            self._alert_policy if alert else self._reply_policy,
+            judge,
+            sleep=self._sleep,
+            clock=self._clock,
+            stats=self.delivery_stats,
+            what=f"{kind} to Telegram chat {chat_id}",
+        )

@@ -4,10 +4,16 @@ A reply without images is sent as messages (≤ 4096 visible characters each, sp
 boundaries) with its keyboard on the last one. A reply with images is a photo whose caption
 (≤ 1024) starts the text, the rest following as messages; several images without buttons go
 as albums of up to ten. Editing replaces the pressed message's chart, caption or text and its
-keyboard. Every ``TelegramError`` propagates: the caller decides what it means.
+keyboard. Each Bot API call goes through ``attempt`` (the caller's retry policy,
+:func:`bot.notify.retry.retrying`), so a retry repeats only the call that failed, never the
+parts of a reply already sent; what still fails propagates: the caller decides what it means.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Protocol, TypeVar
 
 from telegram import (
     Bot,
@@ -23,7 +29,21 @@ from telegram.constants import ParseMode
 from bot.adapters.telegram.text import CAPTION_LIMIT, TEXT_LIMIT, split_html
 from bot.reply import Reply
 
-__all__ = ["edit_in_place", "send_new"]
+__all__ = ["Attempt", "edit_in_place", "once", "send_new"]
+
+_T = TypeVar("_T")
+
+
+class Attempt(Protocol):
+    """Runs one Bot API call (``op``), retrying it as the caller's policy says."""
+
+    def __call__(self, op: Callable[[], Awaitable[_T]]) -> Awaitable[_T]: ...
+
+
+def once(op: Callable[[], Awaitable[_T]]) -> Awaitable[_T]:
+    """No retry: the call as it is."""
+    return op()
+
 
 _MEDIA_GROUP_MAX = 10
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -38,6 +58,7 @@ async def send_new(
     *,
     reply_to: ReplyParameters | None = None,
     quiet: bool = False,
+    attempt: Attempt = once,
 ) -> list[Message]:
     """Send ``reply`` (rendered as Telegram HTML ``text``, with keyboard ``markup``) to
     ``chat_id`` as new messages, a reply to ``reply_to`` if given; the messages sent."""
@@ -48,14 +69,17 @@ async def send_new(
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             sent.append(
-                await bot.send_message(
-                    chat_id,
-                    chunk,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if last else None,
-                    link_preview_options=_NO_PREVIEW,
-                    disable_notification=quiet,
-                    reply_parameters=reply_to,
+                await attempt(
+                    partial(
+                        bot.send_message,
+                        chat_id,
+                        chunk,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup if last else None,
+                        link_preview_options=_NO_PREVIEW,
+                        disable_notification=quiet,
+                        reply_parameters=reply_to,
+                    )
                 )
             )
         return sent
@@ -75,48 +99,69 @@ async def send_new(
                 for j, image in enumerate(reply.images[start : start + _MEDIA_GROUP_MAX])
             ]
             sent.extend(
-                await bot.send_media_group(
-                    chat_id, album, disable_notification=quiet, reply_parameters=reply_to
+                await attempt(
+                    partial(
+                        bot.send_media_group,
+                        chat_id,
+                        album,
+                        disable_notification=quiet,
+                        reply_parameters=reply_to,
+                    )
                 )
             )
     else:
         # the keyboard belongs to the primary chart, which a button press edits in place
         sent.append(
-            await bot.send_photo(
-                chat_id,
-                InputFile(first.data, filename=first.filename),
-                caption=caption,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                disable_notification=quiet,
-                reply_parameters=reply_to,
-            )
-        )
-        for image in others:
-            sent.append(
-                await bot.send_photo(
+            await attempt(
+                partial(
+                    bot.send_photo,
                     chat_id,
-                    InputFile(image.data, filename=image.filename),
+                    InputFile(first.data, filename=first.filename),
+                    caption=caption,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
                     disable_notification=quiet,
                     reply_parameters=reply_to,
                 )
             )
+        )
+        for image in others:
+            sent.append(
+                await attempt(
+                    partial(
+                        bot.send_photo,
+                        chat_id,
+                        InputFile(image.data, filename=image.filename),
+                        disable_notification=quiet,
+                        reply_parameters=reply_to,
+                    )
+                )
+            )
     for chunk in rest:
         sent.append(
-            await bot.send_message(
-                chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=_NO_PREVIEW,
-                disable_notification=quiet,
-                reply_parameters=reply_to,
+            await attempt(
+                partial(
+                    bot.send_message,
+                    chat_id,
+                    chunk,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=_NO_PREVIEW,
+                    disable_notification=quiet,
+                    reply_parameters=reply_to,
+                )
             )
         )
     return sent
 
 
 async def edit_in_place(
-    bot: Bot, message: Message, reply: Reply, text: str, markup: InlineKeyboardMarkup | None
+    bot: Bot,
+    message: Message,
+    reply: Reply,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    *,
+    attempt: Attempt = once,
 ) -> None:
     """Replace ``message``'s chart/text and keyboard with ``reply`` (rendered as ``text``)."""
     chat_id = str(message.chat.id)
@@ -128,27 +173,45 @@ async def edit_in_place(
         media = InputMediaPhoto(
             image.data, filename=image.filename, caption=head, parse_mode=ParseMode.HTML
         )
-        await bot.edit_message_media(
-            media, chat_id=chat_id, message_id=message.message_id, reply_markup=markup
+        await attempt(
+            partial(
+                bot.edit_message_media,
+                media,
+                chat_id=chat_id,
+                message_id=message.message_id,
+                reply_markup=markup,
+            )
         )
     elif message.photo:
-        await bot.edit_message_caption(
-            chat_id=chat_id,
-            message_id=message.message_id,
-            caption=head,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
+        await attempt(
+            partial(
+                bot.edit_message_caption,
+                chat_id=chat_id,
+                message_id=message.message_id,
+                caption=head,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
         )
     elif head is not None:
-        await bot.edit_message_text(
-            head,
-            chat_id=chat_id,
-            message_id=message.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=_NO_PREVIEW,
+        await attempt(
+            partial(
+                bot.edit_message_text,
+                head,
+                chat_id=chat_id,
+                message_id=message.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=_NO_PREVIEW,
+            )
         )
     for chunk in rest:
-        await bot.send_message(
-            chat_id, chunk, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW
+        await attempt(
+            partial(
+                bot.send_message,
+                chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW,
+            )
         )

@@ -57,17 +57,17 @@ async def test_scripted_session(service: MarketService, tmp_path: Path) -> None:
     answers = out.split(PROMPT)
     assert len(answers) == 10  # 9 prompts: 8 lines answered or skipped, then quit
     heatmap, mapped, blank, levels, week, bad, hello, status, last = answers[1:]
-    assert heatmap.startswith("BTC/USDT:USDT · sim · 24h — price $")
+    assert heatmap.startswith("BTC · sim · 24h — price $")
     assert "est." in heatmap and "Imbalance:" in heatmap
     assert "buttons: [12h] /heatmap BTC 12h all  [24h*] /heatmap BTC 24h all" in heatmap
-    assert mapped.startswith("ETH/USDT:USDT liquidation map · sim · 12h")
+    assert mapped.startswith("ETH liquidation map · sim · 12h")
     assert blank == ""
     assert "Clusters, nearest first" in levels and "image:" not in levels
     assert "only 33h of data so far" in week
     assert bad.startswith("Unknown range '5x'. Use one of: 12h, 24h, 3d, 7d, 30d.")
     assert "Usage: /heatmap [symbol] [range] [exchange]" in bad
     assert hello.startswith("Unknown command /hello. Try /help.")
-    assert "sim BTC/USDT:USDT 5m: 400 candles" in status
+    assert "sim BTC 5m: 400 candles" in status
     assert last == ""
     images = sorted(p.name for p in tmp_path.iterdir())
     assert images == ["btc-heatmap-24h.png", "btc-heatmap-7d.png", "eth-map-12h.png"]

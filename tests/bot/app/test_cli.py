@@ -33,7 +33,7 @@ def test_demo_writes_charts_and_numbers(tmp_path: Path) -> None:
     assert "second refresh" in text
     assert "top clusters:" in text
     alerts = (tmp_path / "alerts.txt").read_text()
-    assert "Alert BTC/USDT:USDT" in alerts  # the seed market's imbalance is far above 5:1
+    assert "Alert BTC ·" in alerts  # the seed market's imbalance is far above 5:1
     assert "crossed 5:1" in alerts
     assert (tmp_path / "btc-imbalance-alert.png").read_bytes().startswith(b"\x89PNG")
     x_posts = (tmp_path / "thread-x.txt").read_text().split("\n\n")

@@ -186,7 +186,7 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
         assert bot.job.failures == before + 1
         assert shown in (bot.job.last_error or "").lower()
         text, _ = await bot.ask("/status")
-        row = next(line for line in text.splitlines() if XRP in line)
+        row = next(line for line in text.splitlines() if " XRP " in line)
         assert "last error" in row, text  # on the market's own row, not on a phantom one
         assert len([line for line in text.splitlines() if line.startswith("•")]) == 1
     assert int(bot.stored_times()[-1]) == healthy_last  # nothing stored while down

@@ -107,7 +107,7 @@ def subscribe(subs: Subscriptions, platform: str, chat: str) -> None:
 
 # --- Telegram -----------------------------------------------------------------------------
 
-RATE = 1001  # 429 twice: PTB's limiter waits out one, the scheduler retries next cycle
+RATE = 1001  # 429 twice: PTB's limiter waits out one, the adapter the other (retry_after)
 BLOCKED = 1002  # 403: the bot was blocked
 GROUP, SUPERGROUP = -1003, -1009003  # upgraded to a supergroup
 BROKEN = 1004  # 400 on its first alert
@@ -169,7 +169,7 @@ async def test_telegram_faults_on_pushed_alerts(
 
     expected = tags(_sent_to(fake, CONTROL))
     assert len(expected) >= 4 and chronological(expected)
-    # 429: delivered (one cycle late), nothing lost, nothing reordered
+    # 429: waited out by the adapter (retry_after), nothing lost, nothing reordered
     assert tags(_sent_to(fake, RATE)) == expected
     assert len(_sent_to(fake, RATE, ok_only=False)) == len(expected) + 2
     # 403: one refused send, then the chat is forgotten; the others were still served
@@ -184,7 +184,8 @@ async def test_telegram_faults_on_pushed_alerts(
     assert tags(_sent_to(fake, BROKEN)) == expected[1:]
     assert len(_sent_to(fake, BROKEN, ok_only=False)) == len(expected)
     counters = scheduler.counters
-    assert (counters.dropped_chats, counters.moved_chats) == (1, 1) and counters.retried >= 1
+    assert (counters.dropped_chats, counters.moved_chats) == (1, 1)
+    assert adapter.delivery_stats.retried >= 1  # a 429 retried in the send (PTB waited one)
     counts = subs.alert_counts()
     assert counts.get("failed") == 2  # the 403 and the 400
     assert counts.get("retry", 0) == counts.get("pending", 0) == 0
@@ -291,9 +292,10 @@ async def test_discord_faults_on_pushed_alerts() -> None:
     statuses = [c.status for c in calls]
     assert statuses.count(429) == 1 and statuses.count(403) == 1
     # 429: discord.py waited it out and posted the same alert to the same channel next
+    # (other channels' posts may come in between: channels are served concurrently)
     limited = statuses.index(429)
-    assert calls[limited + 1].status == 200 and calls[limited + 1].path == calls[limited].path
-    assert _text(calls[limited + 1]) == _text(calls[limited])
+    again = next(c for c in calls[limited + 1 :] if c.path == calls[limited].path)
+    assert again.status == 200 and _text(again) == _text(calls[limited])
     # 403 Missing Permissions: that alert is lost and failed, reported to the admin channel
     refused = calls[statuses.index(403)]
     victim = int(refused.path.split("/")[2])

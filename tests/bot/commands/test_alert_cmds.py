@@ -48,10 +48,10 @@ def text(reply: Reply | None) -> str:
 async def test_subscribe_in_a_private_chat_and_list_it() -> None:
     commands, subs = build()
     body = text(await commands.run("/subscribe btc", PRIVATE))
-    assert "Subscribed" in body and BTC in body
+    assert "Subscribed to BTC:" in body and BTC not in body
     assert {s.rule for s in subs.for_chat("telegram", "100")} == set(RULE_NAMES)
     body = text(await commands.run("/alerts", PRIVATE))
-    assert BTC in body and "imbalance" in body
+    assert "BTC" in body and "imbalance" in body
     assert "imbalance: on, threshold 5:1 (default)" in body
 
 
@@ -178,7 +178,7 @@ def test_alert_templates_load_and_render_every_rule_on_every_platform() -> None:
         event = AlertEvent(rule, BTC, "binanceusdm", 1, 90_120.0, "card", nums)
         for platform in PLATFORMS:
             body = render_reply(alert_reply(event), platform)
-            assert BTC in body and rule in body and "est" in body, (rule, platform)
+            assert "BTC ·" in body and rule in body and "est" in body, (rule, platform)
     body = render_reply(
         alert_reply(AlertEvent("prints", BTC, "x", 1, 1.0, "card", numbers["prints"])), "console"
     )

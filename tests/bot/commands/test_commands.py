@@ -117,7 +117,7 @@ async def test_heatmap_reply_has_the_png_numbers_and_buttons() -> None:
     caption = text(reply, "telegram")
     imbalance = reply.context["imbalance"]
     assert len(caption) <= 1024
-    assert "<b>BTC/USDT:USDT</b>" in caption
+    assert "<b>BTC</b>" in caption
     assert "est." in caption
     assert "Shorts above" in caption and "Longs below" in caption
     assert human_price(reply.context["price"]) in caption
@@ -162,8 +162,8 @@ async def test_status_lists_freshness_per_market() -> None:
     await commands.run("/heatmap BTC 24h all", USER)
     body = text(await commands.run("/status", USER))
     age = human_duration(NOW - (T0 + 287 * FIVE_MIN))
-    assert f"binanceusdm BTC/USDT:USDT 5m: 288 candles, last {age} ago" in body
-    assert "bybit BTC/USDT:USDT" in body
+    assert f"binanceusdm BTC 5m: 288 candles, last {age} ago" in body
+    assert "bybit BTC 5m" in body
 
 
 async def test_admin_commands_are_refused_to_others() -> None:
@@ -272,3 +272,90 @@ async def test_admin_refusal_names_manage_server_on_discord() -> None:
     member = CallContext(platform="discord", chat_id="1", user_id="2", is_group=True)
     refused = await commands.run_options("purge", {}, member)
     assert refused is not None and refused.context["message"] == MANAGE_SERVER_ONLY
+
+
+# --- issue 14: replies that say the right thing ------------------------------------------
+
+
+async def test_a_range_longer_than_the_data_shows_the_range_drawn() -> None:
+    commands, _, _ = build()  # the canned analysis covers 7 days
+    reply = await commands.run("/heatmap BTC 30d bybit", USER)
+    assert reply is not None and not reply.is_error
+    assert reply.context["range"] == "7d" and reply.context["range_asked"] == "30d"
+    caption = text(reply)
+    assert caption.startswith("BTC · bybit · 7d (30d asked) — price")
+    assert "30d —" not in caption
+    assert [b.label for row in reply.buttons for b in row if b.selected] == ["7d", "bybit"]
+    assert "7d" in reply.images[0].alt
+    normal = await commands.run("/heatmap BTC 7d bybit", USER)
+    assert normal is not None and normal.context["range_asked"] is None
+    assert "asked" not in text(normal)
+
+
+@pytest.mark.parametrize("command", ["map", "imbalance", "levels", "cascade"])
+async def test_every_market_reply_names_its_range(command: str) -> None:
+    commands, _, _ = build()
+    extra = " 95k" if command == "cascade" else ""
+    reply = await commands.run(f"/{command} BTC{extra} 30d", USER)
+    assert reply is not None and not reply.is_error, text(reply)
+    assert "· 7d (30d asked) —" in text(reply)
+
+
+async def test_with_one_exchange_there_is_one_exchange_button() -> None:
+    engine = FakeEngine(render_seconds=0)
+    service = MarketService(
+        {"sim": FakeSource("sim", candles=288)}, Store(":memory:"), engine=engine, clock=lambda: NOW
+    )
+    commands = build_commands(service, CommandDefaults(range=RANGES[1]))
+    reply = await commands.run("/heatmap BTC", USER)
+    assert reply is not None and not reply.is_error
+    _, exchanges = reply.buttons
+    assert [(b.label, b.selected) for b in exchanges] == [("sim", True)]
+
+
+async def test_a_known_but_unconfigured_exchange_says_so() -> None:
+    engine = FakeEngine(render_seconds=0)
+    service = MarketService(
+        {"sim": FakeSource("sim", candles=288)}, Store(":memory:"), engine=engine, clock=lambda: NOW
+    )
+    commands = build_commands(service, CommandDefaults(range=RANGES[1]))
+    reply = await commands.run("/heatmap ETH 7d binanceusdm", USER)
+    assert reply is not None and reply.is_error
+    message = reply.context["message"]
+    assert "Exchange 'binanceusdm' is not configured here (this bot reads: sim)" in message
+    assert "[market] exchanges" in message
+
+
+async def test_unknown_symbol_lists_the_tracked_ones_and_how_to_add_one() -> None:
+    engine = FakeEngine(render_seconds=0)
+    sources = {"binanceusdm": FakeSource("binanceusdm", candles=288)}
+    service = MarketService(sources, Store(":memory:"), engine=engine, clock=lambda: NOW)
+    defaults = CommandDefaults(range=RANGES[1], tracked=("BTC", "ETH", "SOL"))
+    commands = build_commands(service, defaults)
+    for line in ("/heatmap XRP", "/levels XRP", "/cascade XRP 2", "/imbalance XRP"):
+        reply = await commands.run(line, USER)
+        assert reply is not None and reply.is_error
+        message = reply.context["message"]
+        assert message.startswith("Unknown symbol 'XRP'."), message
+        assert "Tracked here: BTC, ETH, SOL." in message
+        assert "[market] symbols" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("/cascade", "Missing <symbol> and <price>: <symbol> is market, e.g. BTC or ETHUSDT;"),
+        ("/cascade BTC 1", "Price $1 is too far from the current price $90,120: use a price "),
+        ("/cascade BTC 899999999999999999999999999", "Price '899999999999999…' is far too large"),
+        ("/imbalance BTC nan", "Window 'nan' is not a percentage. Use e.g. 10% or 0.1."),
+    ],
+)
+async def test_errors_name_the_real_mistake(line: str, message: str) -> None:
+    commands, _, _ = build()
+    reply = await commands.run(line, USER)
+    assert reply is not None and reply.is_error
+    assert reply.context["message"].startswith(message), reply.context["message"]
+    assert "default" not in reply.context["message"]
+    assert "$1.000" not in reply.context["message"]
+    if line == "/cascade BTC 1":
+        assert "between $18,024 and $450,600" in reply.context["message"]

@@ -301,10 +301,10 @@ def test_sigkill_mid_cycle_then_restart_loses_no_subscription_and_repeats_no_ale
         for chat in range(_CHATS):
             assert {s.rule for s in subs.for_chat("telegram", str(chat))} == set(RULE_NAMES)
         counts = subs.alert_counts()
-    # every claimed imbalance alert was delivered, or abandoned (at most one: in flight at the kill)
+    # every claimed imbalance alert was delivered, or abandoned (in flight at the kill)
     imbalance = [line for line in delivered if "|imbalance|" in line]
     assert len({line.split("|")[0] for line in imbalance}) == len(imbalance)
-    assert counts.get("abandoned", 0) <= 1
+    assert counts.get("abandoned", 0) <= 16  # at most the sends in flight (max_parallel_sends)
     assert counts.get("pending", 0) == 0
     # a message the platform got just before the kill is logged but still marked abandoned
     abandoned = counts.get("abandoned", 0)

@@ -100,7 +100,7 @@ def test_telegram_escapes_html_in_provided_strings() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; *bold*" in out
     assert "<code>/heatmap [symbol]</code>" in out  # the template's own markup survives
     heat = render_reply(Reply("heatmap", contexts()["heatmap"]), "telegram")
-    assert heat.startswith("<b>BTC/USDT:USDT</b>")  # the telegram variant is used
+    assert heat.startswith("<b>BTC</b>")  # the telegram variant is used
     assert "&lt;script&gt;" in heat and "<script>" not in heat  # notes escaped too
 
 
@@ -111,7 +111,7 @@ def test_discord_escapes_markdown_in_provided_strings() -> None:
     assert "@everyone" not in out  # defused with a zero-width space
     assert "`/heatmap [symbol]`" in out
     heat = render_reply(Reply("heatmap", contexts()["heatmap"]), "discord")
-    assert heat.startswith("**BTC/USDT:USDT**")
+    assert heat.startswith("**BTC**")
 
 
 def test_console_is_plain() -> None:

@@ -108,7 +108,7 @@ def test_claim_is_once_per_key_and_respects_the_cooldown() -> None:
         assert subs.claim("telegram", "1", event(2_000, "oi"), later, now=1, cooldown_ms=HOUR)
         # after the cooldown a new transition goes out
         assert subs.claim("telegram", "1", event(3_000), later, now=HOUR, cooldown_ms=HOUR)
-        assert subs.alert_counts() == {"pending": 4}
+        assert subs.alert_counts() == {"queued": 4}
 
 
 def test_pending_alerts_are_abandoned_at_startup_and_refused_ones_retried(tmp_path: Path) -> None:
@@ -119,6 +119,7 @@ def test_pending_alerts_are_abandoned_at_startup_and_refused_ones_retried(tmp_pa
         refused = subs.claim("telegram", "2", event(1), RuleState(False, 1), now=0, cooldown_ms=0)
         done = subs.claim("telegram", "3", event(1), RuleState(False, 1), now=0, cooldown_ms=0)
         assert in_flight and refused and done
+        subs.mark(in_flight, "pending", now=1)  # handed to the platform
         subs.mark(refused, "retry", now=1, error="503")
         subs.mark(done, "delivered", now=1)
     with Store(path) as store:  # the process died with `in_flight` pending
@@ -128,10 +129,42 @@ def test_pending_alerts_are_abandoned_at_startup_and_refused_ones_retried(tmp_pa
         assert [(r.key, r.chat_id, r.attempts, r.event) for r in retries] == [
             (refused, "2", 2, event(1))
         ]
-        assert subs.alert_counts() == {"abandoned": 1, "pending": 1, "delivered": 1}
+        assert subs.alert_counts() == {"abandoned": 1, "queued": 1, "delivered": 1}
         for attempt in range(3, MAX_ATTEMPTS + 2):
             subs.mark(refused, "retry", now=attempt)
             retries = subs.take_retries(now=attempt)
             assert len(retries) == (1 if attempt <= MAX_ATTEMPTS else 0)
         assert subs.alert_counts()["failed"] == 1
         assert subs.prune_alerts(before=10) == 3
+
+
+def test_queued_alerts_never_handed_over_are_retried_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    with Store(path) as store:
+        subs = Subscriptions(store)
+        sent = subs.claim("telegram", "1", event(1), RuleState(False, 1), now=0, cooldown_ms=0)
+        waiting = subs.claim("telegram", "1", event(2), RuleState(False, 2), now=0, cooldown_ms=0)
+        assert sent and waiting
+        subs.mark(sent, "pending", now=1)  # in flight at the crash; `waiting` behind it
+    with Store(path) as store:
+        subs = Subscriptions(store)
+        assert subs.abandon_pending(now=5) == 1
+        assert [r.key for r in subs.take_retries(now=6)] == [waiting]
+        assert subs.alert_counts() == {"abandoned": 1, "queued": 1}
+
+
+def test_refused_alerts_older_than_the_deadline_fail_and_problems_are_counted(
+    tmp_path: Path,
+) -> None:
+    with Store(tmp_path / "bot.sqlite3") as store:
+        subs = Subscriptions(store)
+        old = subs.claim("telegram", "1", event(1), RuleState(False, 1), now=0, cooldown_ms=0)
+        new = subs.claim("telegram", "2", event(1), RuleState(False, 1), now=900, cooldown_ms=0)
+        lost = subs.claim("telegram", "3", event(1), RuleState(False, 1), now=900, cooldown_ms=0)
+        assert old and new and lost
+        subs.mark(old, "retry", now=1, error="429")
+        subs.mark(new, "retry", now=901, error="429")
+        subs.mark(lost, "unconfirmed", now=901, error="timed out")
+        assert [r.key for r in subs.take_retries(now=1_000, max_age_ms=500)] == [new]
+        assert subs.delivery_problems(since=0) == {"failed": 1, "unconfirmed": 1}
+        assert subs.delivery_problems(since=500) == {"unconfirmed": 1}

@@ -28,10 +28,13 @@ from bot.notify.outlets import (
     ChatGone,
     ChatMoved,
     DeliveryError,
+    DeliveryRefused,
+    DeliveryUnconfirmed,
     Outlet,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
+from bot.notify.retry import RetryPolicy
 from bot.reply import CallContext, Image, Platform, Reply
 from tests.fakes.fake_telegram import ApiCall, FakeTelegram, Fault
 
@@ -87,6 +90,7 @@ async def live() -> AsyncIterator[Live]:
             on_chat_migrated=lambda old, new: moved.append((old, new)),
             poll_timeout=1,
             max_retries=0,  # a 429 escapes the rate limiter at once
+            alert_policy=RetryPolicy(0.0),  # no retry: these tests see the raw mapping
         )
         await adapter.start()
         try:
@@ -122,9 +126,10 @@ async def test_adapter_is_a_telegram_outlet(live: Live) -> None:
     [
         (Fault.forbidden(), ChatGone),
         (Fault.bad_request(), PermanentDeliveryError),
-        (Fault(500, "Internal Server Error"), TemporaryDeliveryError),
-        (Fault(502, "Bad Gateway"), TemporaryDeliveryError),
-        (Fault.retry_after(30), TemporaryDeliveryError),
+        (Fault(500, "Internal Server Error"), DeliveryRefused),
+        (Fault(502, "Bad Gateway"), DeliveryRefused),
+        (Fault.retry_after(30), DeliveryRefused),
+        (Fault.disconnect(), DeliveryUnconfirmed),  # sent, no answer: may have arrived
     ],
 )
 async def test_send_raises_the_outlet_error(
@@ -155,9 +160,9 @@ async def test_migrated_chat_raises_chat_moved_with_the_new_id(live: Live) -> No
         (lambda: Forbidden("Forbidden: bot was kicked"), ChatGone),
         (lambda: ChatMigrated(-10042), ChatMoved),
         (lambda: BadRequest("Bad Request: chat not found"), PermanentDeliveryError),
-        (TimedOut, TemporaryDeliveryError),
-        (lambda: NetworkError("connection reset"), TemporaryDeliveryError),
-        (lambda: RetryAfter(dt.timedelta(seconds=5)), TemporaryDeliveryError),
+        (TimedOut, DeliveryUnconfirmed),
+        (lambda: NetworkError("Internal Server Error (500)"), DeliveryRefused),
+        (lambda: RetryAfter(dt.timedelta(seconds=5)), DeliveryRefused),
         (InvalidToken, PermanentDeliveryError),
         (lambda: Conflict("terminated by other getUpdates"), PermanentDeliveryError),
     ],
