@@ -58,14 +58,14 @@ from bot.config.fields import (
     Symbol,
     Timeframe,
     Unique,
-    WsUrl,
     describe_errors,
     did_you_mean,
     format_duration,
     parse_duration,
 )
+from bot.config.model import ModelSettings
+from bot.config.platforms import DiscordSettings, TelegramSettings
 from bot.config.threads import ThreadChannelSettings
-from core.levels import MAX_HALF_LIFE_EXPONENT, MIN_HALF_LIFE_HOURS, EngineParams
 
 __all__ = [
     "ENV_SECRETS",
@@ -101,11 +101,6 @@ ENV_SECRETS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
 )
 _ENV_PREFIX: Final = "LIQWATCH__"
 _S, _M, _H, _D = 1_000, 60_000, 3_600_000, 86_400_000
-
-Leverage = Annotated[float, Field(ge=1, le=1000)]
-#: the model's defaults: [model] keys default to what the engine ships with
-_ENGINE: Final = EngineParams()
-Weight = Annotated[float, Field(gt=0)]
 
 
 class ConfigError(Exception):
@@ -176,44 +171,6 @@ class ExchangeSettings(Section):
     rate_limit: bool = True
 
 
-class ModelSettings(Section):
-    """Parameters of the liquidation-level model ([model])."""
-
-    leverage_tiers: Annotated[tuple[Leverage, ...], AsTuple, Unique] = _ENGINE.tiers.leverages
-    leverage_weights: Annotated[tuple[Weight, ...], AsTuple] = _ENGINE.tiers.weights
-    position_notional: Annotated[float, Field(gt=0)] = 10_000.0
-    #: how the notional a candle opens is split long/short (see core/levels.py)
-    side_split: Literal["flow", "taker", "candle", "ratio"] = _ENGINE.side_split
-    #: churn half-life of a 10x position in hours; inf: positions close only on OI falls
-    half_life_hours: Annotated[float, Field(ge=MIN_HALF_LIFE_HOURS)] = _ENGINE.half_life_hours
-    #: a tier of leverage L churns with half-life h·(10/L)^exponent
-    half_life_exponent: Annotated[
-        float, Field(ge=0, le=MAX_HALF_LIFE_EXPONENT, allow_inf_nan=False)
-    ] = _ENGINE.half_life_exponent
-    #: where a candle's openings are placed: the typical price, or its low/typical/high
-    entry: Literal["typical", "range"] = _ENGINE.entry
-    #: 0..1: how far the long share may lean from 1/2 (0: always 50/50)
-    side_lean: Annotated[float, Field(ge=0, le=1)] = _ENGINE.side_lean
-    #: > 0: gain of the flow split's squashing 1/2 + tanh(gain·x)/2
-    flow_gain: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = _ENGINE.flow_gain
-    #: (0, 1]: share of open interest at the tier mix — a pure scale of every dollar amount;
-    #: unset: the market's own (1 on the synthetic market, the real-data fit elsewhere)
-    leveraged_share: Annotated[float, Field(gt=0, le=1)] | None = None
-    bins: Annotated[int, Field(ge=10, le=10_000)] = 400
-    #: imbalance window: ± this fraction of price around the current price
-    window: Fraction = 0.10
-
-    @model_validator(mode="after")
-    def _one_weight_per_tier(self) -> ModelSettings:
-        tiers, weights = len(self.leverage_tiers), len(self.leverage_weights)
-        if tiers != weights:
-            raise FieldProblems.one(
-                "leverage_weights",
-                f"has {weights} weights for {tiers} leverage_tiers, give one per tier",
-            )
-        return self
-
-
 class StorageSettings(Section):
     """Where the SQLite cache and bot state live ([storage])."""
 
@@ -234,74 +191,6 @@ class ArchiveSettings(Section):
             raise FieldProblems.one(
                 "keep", "must be at least twice archive.every, or nothing is ever scored"
             )
-        return self
-
-
-class TelegramSettings(Section):
-    """Telegram bot ([telegram]); the token comes from LIQWATCH__TELEGRAM__TOKEN only."""
-
-    enabled: bool = False
-    api_base_url: HttpUrl = "https://api.telegram.org/bot"
-    admin_ids: Annotated[tuple[int, ...], AsTuple] = ()
-    default_symbol: Symbol = "BTC"
-    default_range: Annotated[int, DurationRange(_H, 400 * _D)] = 24 * _H
-    token: Secret | None = Field(default=None, repr=False)
-
-    @model_validator(mode="after")
-    def _enabled_needs_token(self) -> TelegramSettings:
-        if self.enabled and self.token is None:
-            raise FieldProblems.one(
-                "enabled", "true but LIQWATCH__TELEGRAM__TOKEN is not set in the environment"
-            )
-        if self.token is not None and not re.fullmatch(r"\d+:\S+", self.token.get_secret_value()):
-            raise FieldProblems.one(
-                "token",
-                "LIQWATCH__TELEGRAM__TOKEN is not a bot token, use '<bot id>:<secret>' from @BotFather",
-            )
-        return self
-
-
-#: a webhook URL as discord.py reads it: .../api/webhooks/<17–20 digit id>/<token of 60+>
-_DISCORD_WEBHOOK_URL: Final = re.compile(
-    r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9.\-_]{60,}"
-)
-
-
-class DiscordSettings(Section):
-    """Discord bot and/or webhook ([discord]); secrets come from the environment only."""
-
-    enabled: bool = False
-    api_base_url: HttpUrl = "https://discord.com/api/v10"
-    gateway_url: WsUrl = "wss://gateway.discord.gg"
-    admin_channel_id: Annotated[int, Field(gt=0)] | None = None
-    token: Secret | None = Field(default=None, repr=False)
-    webhook_url: Secret | None = Field(default=None, repr=False)
-
-    @model_validator(mode="after")
-    def _enabled_needs_credentials(self) -> DiscordSettings:
-        problems: list[tuple[str, str]] = []
-        if self.enabled and self.token is None and self.webhook_url is None:
-            problems.append(
-                (
-                    "enabled",
-                    "true but neither LIQWATCH__DISCORD__TOKEN nor LIQWATCH__DISCORD__WEBHOOK_URL is set in the environment",
-                )
-            )
-        if self.webhook_url is not None:
-            value = self.webhook_url.get_secret_value()
-            url = urlsplit(value)
-            # what discord.py's Webhook.from_url accepts (it refuses anything else at run time)
-            if url.scheme not in ("http", "https") or not _DISCORD_WEBHOOK_URL.search(value):
-                problems.append(
-                    (
-                        "webhook_url",
-                        "LIQWATCH__DISCORD__WEBHOOK_URL is not a Discord webhook URL, use "
-                        "https://discord.com/api/webhooks/<id>/<token> as Discord shows it "
-                        "(channel settings → Integrations → Webhooks → Copy Webhook URL)",
-                    )
-                )
-        if problems:
-            raise FieldProblems(problems)
         return self
 
 
