@@ -10,6 +10,7 @@ Analysis results (maps, clusters, imbalance, cascade) live in :mod:`core.results
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Final
@@ -321,6 +322,21 @@ class LiquidationPrints:
             sides=np.empty(0, np.int8),
             prices=np.empty(0),
             notionals=np.empty(0),
+        )
+
+    @classmethod
+    def merged(cls, parts: Sequence[LiquidationPrints]) -> LiquidationPrints:
+        """Several feeds' prints as one list in time order (ties keep the feeds' order)."""
+        parts = [p for p in parts if len(p)]
+        if len(parts) <= 1:
+            return parts[0] if parts else cls.empty()
+        times = np.concatenate([p.times for p in parts])
+        order = np.argsort(times, kind="stable")
+        return cls(
+            times=times[order],
+            sides=np.concatenate([p.sides for p in parts])[order],
+            prices=np.concatenate([p.prices for p in parts])[order],
+            notionals=np.concatenate([p.notionals for p in parts])[order],
         )
 
     def per_candle(self, timestamps: IntArray, candle_ms: int) -> tuple[FloatArray, FloatArray]:

@@ -24,8 +24,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from bot.analysis.service import MarketService
 from bot.market.errors import MarketError
 from bot.reply import Range
@@ -150,7 +148,7 @@ class Archiver:
             log.info("%s: prints feed down on %s, interval not scored", m.symbol, ",".join(down))
             return _status("feed_down")
         parts = [store.load_prints(ex, m.symbol, since=start, until=end - 1) for ex in m.venues]
-        prints = _merge(parts)
+        prints = LiquidationPrints.merged(parts)
         highs: list[float] = []
         lows: list[float] = []
         for ex in m.venues:
@@ -175,19 +173,3 @@ class Archiver:
 
 def _status(status: Status) -> tuple[HourScore, HourScore]:
     return unscored("long", status), unscored("short", status)
-
-
-def _merge(parts: Sequence[LiquidationPrints]) -> LiquidationPrints:
-    parts = [p for p in parts if len(p.times)]
-    if not parts:
-        return LiquidationPrints.empty()
-    if len(parts) == 1:
-        return parts[0]
-    times = np.concatenate([p.times for p in parts])
-    order = np.argsort(times, kind="stable")
-    return LiquidationPrints(
-        times=times[order],
-        sides=np.concatenate([p.sides for p in parts])[order],
-        prices=np.concatenate([p.prices for p in parts])[order],
-        notionals=np.concatenate([p.notionals for p in parts])[order],
-    )

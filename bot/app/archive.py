@@ -126,17 +126,6 @@ def _map_line(m: ArchivedMap) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-def _merge(parts: list[LiquidationPrints]) -> LiquidationPrints:
-    times = np.concatenate([p.times for p in parts])
-    order = np.argsort(times, kind="stable")
-    return LiquidationPrints(
-        times=times[order],
-        sides=np.concatenate([p.sides for p in parts])[order],
-        prices=np.concatenate([p.prices for p in parts])[order],
-        notionals=np.concatenate([p.notionals for p in parts])[order],
-    )
-
-
 def export_archive(
     store: Store, query: str, since: str, out: Path, timeframe: str
 ) -> tuple[Path, int]:
@@ -161,7 +150,9 @@ def export_archive(
         raise ExportError(f"no candles with open interest of {symbol} since {since} in the store")
     candle = timeframe_ms(timeframe)
     end = int(series.timestamps[-1]) + candle - 1
-    prints = _merge([store.load_prints(ex, symbol, since=start, until=end) for ex in venues])
+    prints = LiquidationPrints.merged(
+        [store.load_prints(ex, symbol, since=start, until=end) for ex in venues]
+    )
     real = RealLiquidations.from_prints(prints, series.timestamps, candle)
     meta = BacktestMeta(
         exchange=exchange,

@@ -73,16 +73,7 @@ class AlertInputs:
 
 def merge_prints(parts: Sequence[LiquidationPrints]) -> LiquidationPrints | None:
     """Every venue's reported prints of one market as one time-sorted list (None: none given)."""
-    if len(parts) <= 1:
-        return parts[0] if parts else None
-    times = np.concatenate([p.times for p in parts])
-    order = np.argsort(times, kind="stable")
-    return LiquidationPrints(
-        times=times[order],
-        sides=np.concatenate([p.sides for p in parts])[order],
-        prices=np.concatenate([p.prices for p in parts])[order],
-        notionals=np.concatenate([p.notionals for p in parts])[order],
-    )
+    return LiquidationPrints.merged(parts) if parts else None
 
 
 def summed_open_interest(parts: Sequence[MarketSeries]) -> MarketSeries | None:

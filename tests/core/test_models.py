@@ -114,3 +114,20 @@ def test_snapshot_and_timeframes() -> None:
     assert timeframe_ms("1h") == 3_600_000
     with pytest.raises(ModelError, match="timeframe '7m' is not supported; use one of 1m"):
         Snapshot("sim", "BTC/USDT:USDT", "7m", _series(), fetched_at=1)
+
+
+def test_merged_prints_are_in_time_order_and_ties_keep_the_feeds_order() -> None:
+    def prints(times: list[int], price: float) -> LiquidationPrints:
+        n = len(times)
+        return LiquidationPrints(
+            np.array(times, np.int64), np.ones(n, np.int8), np.full(n, price), np.arange(n) + 1.0
+        )
+
+    a, b = prints([10, 30, 30], 1.0), prints([20, 30], 2.0)
+    merged = LiquidationPrints.merged([a, LiquidationPrints.empty(), b])
+    assert merged.times.tolist() == [10, 20, 30, 30, 30]
+    assert merged.prices.tolist() == [1.0, 2.0, 1.0, 1.0, 2.0]
+    assert merged.notionals.tolist() == [1.0, 1.0, 2.0, 3.0, 2.0]
+    assert LiquidationPrints.merged([a]) is a
+    assert len(LiquidationPrints.merged([])) == 0
+    assert len(LiquidationPrints.merged([LiquidationPrints.empty()] * 2)) == 0
