@@ -3,6 +3,8 @@
 ``await commands.run("/heatmap BTC 7d", ctx)`` parses the line against the command's spec,
 checks admin rights, calls the handler and *never raises*: every failure becomes a reply —
 
+* a refusal (rights: "only admins …", or rights that could not be checked) → the message
+  alone, without a usage line: it was no typing mistake;
 * bad arguments → the message plus the command's usage and an example (an argument over
   :data:`MAX_TOKEN_CHARS` characters is refused before parsing, and messages are clipped to
   :data:`MAX_ERROR_MESSAGE`, so a reply never echoes kilobytes of input);
@@ -15,6 +17,10 @@ each user's commands are rate-limited before their arguments are parsed: a flood
 "slow down" reply per notice period and silence (``None``) otherwise. Lines that are not
 for this bot (chatter, another bot's command) never count against anyone.
 
+With ``notices`` (:data:`NoticeSource`), a notice owed to the chat — its alerts were removed
+while the bot could not reach it (:mod:`bot.commands.comeback`) — is put in front of the next
+reply there (``Reply.notice``), once.
+
 Adapters call :meth:`Commands.run` for typed commands and for button presses alike,
 :meth:`Commands.run_options` for structured input (Discord's slash options, each parsed on
 its own into its parameter: :func:`~bot.commands.parsing.parse_options`), and
@@ -24,12 +30,13 @@ command tree).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.commands.parsing import parse_args, parse_options, split_command
-from bot.commands.spec import ArgumentError, Call, CommandSpec
+from bot.commands.spec import RIGHTS_UNCHECKED, ArgumentError, Call, CommandSpec, Refusal
 from bot.commands.throttle import Throttle
 from bot.market.errors import MarketError, TemporaryMarketError, UnknownSymbol
 from bot.reply import CallContext, Reply
@@ -41,6 +48,7 @@ __all__ = [
     "MAX_ERROR_MESSAGE",
     "MAX_TOKEN_CHARS",
     "Commands",
+    "NoticeSource",
     "error_reply",
 ]
 
@@ -58,6 +66,10 @@ MAX_TOKEN_CHARS = 64
 MAX_ERROR_MESSAGE = 500
 
 
+#: the one-time notice owed to a chat, if any (taken: a second call returns None)
+NoticeSource = Callable[[CallContext], Awaitable[Reply | None]]
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -72,9 +84,15 @@ def error_reply(message: str, spec: CommandSpec | None = None) -> Reply:
     return Reply("error", context, is_error=True)
 
 
-def _unknown_symbol_message(exc: UnknownSymbol) -> str:
+def _unknown_symbol_message(exc: UnknownSymbol, tracked: Sequence[str] = ()) -> str:
+    """``Unknown symbol 'XRP'. Tracked here: BTC, ETH. To add one, …`` (with a hint)."""
     hint = f" Did you mean {', '.join(exc.suggestions)}?" if exc.suggestions else ""
-    return f"Unknown symbol '{exc.query}'.{hint}"
+    if not tracked:
+        return f"Unknown symbol '{exc.query}'.{hint}"
+    return (
+        f"Unknown symbol '{exc.query}'.{hint} Tracked here: {', '.join(tracked)}. "
+        "To add one, list it in [market] symbols of the config."
+    )
 
 
 def _market_message(exc: MarketError) -> str:
@@ -95,11 +113,17 @@ class Commands:
         *,
         exchanges: Sequence[str] = (),
         throttle: Throttle | None = None,
+        notices: NoticeSource | None = None,
+        tracked: Sequence[str] = (),
     ) -> None:
         self.specs: tuple[CommandSpec, ...] = tuple(specs)
         self.exchanges = tuple(exchanges)
         #: per-user flood limit; ``None`` runs every command (tests, the console)
         self.throttle = throttle
+        #: a notice owed to the chat goes before the next reply there (shown once)
+        self.notices = notices
+        #: the configured symbols, listed when a command names an unknown one
+        self.tracked = tuple(tracked)
         self._by_name: dict[str, CommandSpec] = {}
         for spec in self.specs:
             if spec.name in self._by_name:
@@ -159,6 +183,26 @@ class Commands:
         parse: Callable[[CommandSpec], dict[str, Any]],
         line: str,
     ) -> Reply | None:
+        """The reply (see :meth:`_answer`) with the chat's pending notice, if any, in front."""
+        reply = await self._answer(name, spec, ctx, tokens, parse, line)
+        if reply is None or self.notices is None:
+            return reply
+        try:
+            notice = await self.notices(ctx)
+        except Exception:  # a notice must never cost the user the reply
+            log.exception("chat notice for %s %s failed", ctx.platform, ctx.chat_id)
+            return reply
+        return reply if notice is None else dataclasses.replace(reply, notice=notice)
+
+    async def _answer(
+        self,
+        name: str,
+        spec: CommandSpec | None,
+        ctx: CallContext,
+        tokens: Sequence[str],
+        parse: Callable[[CommandSpec], dict[str, Any]],
+        line: str,
+    ) -> Reply | None:
         """Throttle, rights, argument size, parsing and the handler: every failure a reply."""
         if self.throttle is not None:
             verdict = self.throttle.check(ctx.platform, ctx.user_id, is_admin=ctx.is_admin)
@@ -167,6 +211,8 @@ class Commands:
         if spec is None:
             return error_reply(f"Unknown command /{name}. Try /help.")
         if spec.admin and not ctx.is_admin:
+            if ctx.rights_unknown:
+                return error_reply(RIGHTS_UNCHECKED)
             return error_reply(MANAGE_SERVER_ONLY if ctx.platform == "discord" else ADMIN_ONLY)
         too_long = next((t for t in tokens if len(t) > MAX_TOKEN_CHARS), None)
         if too_long is not None:
@@ -179,10 +225,12 @@ class Commands:
             call = Call(ctx, args, spec, self.specs, line)
             assert spec.handler is not None
             return await spec.handler(call)
+        except Refusal as exc:  # a question of rights: no usage line, it was no typing mistake
+            return error_reply(str(exc))
         except ArgumentError as exc:
             return error_reply(str(exc), spec)
         except UnknownSymbol as exc:
-            return error_reply(_unknown_symbol_message(exc), spec)
+            return error_reply(_unknown_symbol_message(exc, self.tracked), spec)
         except MarketError as exc:
             log.warning("/%s: market error: %s", spec.name, exc)
             return error_reply(_market_message(exc))

@@ -15,12 +15,14 @@ from typing import Any, Literal
 from bot.reply import CallContext, Reply
 
 __all__ = [
+    "RIGHTS_UNCHECKED",
     "ArgumentError",
     "Call",
     "CommandSpec",
     "Handler",
     "Param",
     "ParamKind",
+    "Refusal",
 ]
 
 #: What a parameter holds; each kind has its own recogniser and parser in ``parsing``.
@@ -37,6 +39,19 @@ ParamKind = Literal["symbol", "range", "exchange", "window", "price", "choice", 
 
 class ArgumentError(ValueError):
     """The user's arguments cannot be used; ``str(error)`` is the message shown to them."""
+
+
+class Refusal(ArgumentError):
+    """The caller may not do this here (a question of rights, not a typing mistake): the
+    message is shown without the command's usage line."""
+
+
+#: the refusal when the platform could not tell whether the caller is an admin
+#: (``CallContext.rights_unknown``: Telegram's getChatMember failed)
+RIGHTS_UNCHECKED = (
+    "Your admin rights in this chat could not be checked just now (Telegram did not answer). "
+    "Please try again in a moment."
+)
 
 
 @dataclass(frozen=True)

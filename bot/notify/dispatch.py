@@ -12,7 +12,9 @@ moves it and re-sends, :class:`~bot.notify.outlets.DeliveryUnconfirmed` (sent, n
 *not* sent again — marked ``unconfirmed``, logged, counted — a refused one
 (:class:`~bot.notify.outlets.TemporaryDeliveryError`) is kept as ``retry`` for the next cycle
 (the lane's later alerts wait with it, so the chat's order holds), a permanent one is
-marked failed.
+marked failed. :attr:`Dispatcher.on_sent` hears of every alert that went out, with the
+platform's message id (None when the send went unanswered): the follow-ups' hook
+(:mod:`bot.notify.followups`). A follow-up is delivered here like an alert, without a chart.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bot.notify.outlets import (
     Outlet,
     TemporaryDeliveryError,
 )
+from bot.state.followups import FOLLOWUP_RULE
 from bot.state.records import AlertEvent
 from bot.state.subscriptions import Subscriptions
 
@@ -40,6 +43,8 @@ __all__ = ["DeliveryCounters", "Dispatcher"]
 log = logging.getLogger(__name__)
 
 ChartFn = Callable[[AlertEvent], Awaitable[bytes | None]]
+#: (platform, chat id, key, event, platform message id or None): an alert went out
+SentFn = Callable[[str, str, str, AlertEvent, str | None], Awaitable[None]]
 
 
 @dataclass
@@ -90,6 +95,8 @@ class Dispatcher:
         #: chats found gone / moved this cycle: their lane's later alerts follow suit
         self._gone: set[tuple[str, str]] = set()
         self._moved: dict[tuple[str, str], str] = {}
+        #: told of every alert delivered (with its message id) or sent unanswered (None)
+        self.on_sent: SentFn | None = None
 
     def new_cycle(self) -> None:
         self._held.clear()
@@ -132,14 +139,13 @@ class Dispatcher:
         if (platform, job.chat_id) in self._held:  # behind a refused alert: keep the order
             await self._mark(key, "retry", "held behind an earlier alert to this chat")
             return
-        reply = alert_reply(
-            event, silent=job.silent, png=await self.chart(event), range_label=self.range_label
-        )
+        png = None if event.rule == FOLLOWUP_RULE else await self.chart(event)  # text only
+        reply = alert_reply(event, silent=job.silent, png=png, range_label=self.range_label)
         await asyncio.to_thread(self.subs.mark, key, "pending", now=self.clock())  # handed over
         target = self._moved.get((platform, job.chat_id), job.chat_id)
         for _ in range(2):  # the second round only after ChatMoved
             try:
-                await outlet.send(target, reply)
+                sent = await outlet.send(target, reply)
             except ChatMoved as moved:
                 log.info("%s chat %s moved to %s", platform, target, moved.new_chat_id)
                 await asyncio.to_thread(self.subs.move_chat, platform, target, moved.new_chat_id)
@@ -149,7 +155,8 @@ class Dispatcher:
                 continue
             except ChatGone as gone:
                 log.info("%s chat %s is gone: dropping it (%s)", platform, target, gone)
-                await asyncio.to_thread(self.subs.drop_chat, platform, target)
+                reason = str(gone).removeprefix(f"{gone.chat_id}: ")  # told when they are back
+                await asyncio.to_thread(self.subs.drop_chat, platform, target, reason=reason)
                 self.counters.dropped_chats += 1
                 self._gone.add((platform, target))
                 await self._mark(key, "failed", "chat gone")
@@ -160,6 +167,7 @@ class Dispatcher:
                 self.counters.unconfirmed += 1
                 self.counters.last_problem = f"alert to {platform} {target} unconfirmed: {exc}"
                 await self._mark(key, "unconfirmed", str(exc))
+                await self._report_sent(job, target, None)
                 return
             except TemporaryDeliveryError as exc:
                 log.warning("alert %s: refused (not delivered), retrying next cycle: %s", key, exc)
@@ -176,8 +184,17 @@ class Dispatcher:
                 return
             self.counters.delivered += 1
             await self._mark(key, "delivered")
+            await self._report_sent(job, target, None if sent is None else str(sent))
             return
         await self._mark(key, "failed", "chat moved twice")
+
+    async def _report_sent(self, job: _Job, chat_id: str, message_id: str | None) -> None:
+        if self.on_sent is None:
+            return
+        try:
+            await self.on_sent(job.platform, chat_id, job.key, job.event, message_id)
+        except Exception:  # the alert is out: a hook's failure must not touch its status
+            log.exception("alert %s: on_sent hook failed", job.key)
 
     async def _mark(self, key: str, status: str, error: str | None = None) -> None:
         if status == "failed":

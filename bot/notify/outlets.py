@@ -75,8 +75,10 @@ class Outlet(Protocol):
     @property
     def platform(self) -> Platform: ...
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Post one reply (text, images) to a chat or channel; raise a DeliveryError."""
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Post one reply (text, images) to a chat or channel — a reply to the message
+        ``reply.reply_to`` where the platform can thread it; raise a DeliveryError. Returns
+        the platform's id of the (first) message posted, None if it gives none."""
         ...
 
     async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:

@@ -14,12 +14,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal, TypeVar
 
 __all__ = [
     "ALERT_POLICY",
     "REPLY_POLICY",
+    "DeliveryProblem",
     "DeliveryStats",
     "Judge",
     "Judgement",
@@ -67,6 +68,20 @@ REPLY_POLICY: Final = RetryPolicy(60.0, unconfirmed_retries=1)
 ALERT_POLICY: Final = RetryPolicy(60.0, unconfirmed_retries=0)
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryProblem:
+    """One message given up: when (Unix s), where, what it was, what became of it, why."""
+
+    at: float
+    platform: str
+    chat_id: str
+    #: ``reply`` (to a command), ``alert`` (a push), …
+    kind: str
+    #: ``unconfirmed`` (sent, no answer, not repeated) or ``gave up`` (refused to the deadline)
+    outcome: str
+    why: str
+
+
 @dataclass
 class DeliveryStats:
     """What the retries met (``/status`` and the tests read it)."""
@@ -75,6 +90,15 @@ class DeliveryStats:
     unconfirmed: int = 0
     gave_up: int = 0
     last_problem: str | None = None
+    #: messages given up (unconfirmed and not repeated, or refused to the deadline) by kind
+    lost: dict[str, int] = field(default_factory=dict)
+    #: the last one given up, by kind
+    last: dict[str, DeliveryProblem] = field(default_factory=dict)
+
+    def record(self, problem: DeliveryProblem) -> None:
+        """Count ``problem`` as the last message of its kind given up."""
+        self.lost[problem.kind] = self.lost.get(problem.kind, 0) + 1
+        self.last[problem.kind] = problem
 
 
 class RetryBudget:
@@ -90,10 +114,16 @@ class RetryBudget:
         clock: Callable[[], float] = time.monotonic,
         stats: DeliveryStats | None = None,
         what: str = "call",
+        platform: str = "",
+        chat_id: str = "",
+        kind: str = "call",
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.policy, self.judge, self.sleep, self.clock = policy, judge, sleep, clock
         self.stats = stats if stats is not None else DeliveryStats()
-        self.what = what
+        #: for the log (``reply to Telegram chat 5``) and, split up, for ``/status``
+        self.what, self.platform, self.chat_id, self.kind = what, platform, chat_id, kind
+        self._wall = wall
         self.start = clock()
         self.blind = 0
         self.tries = 0
@@ -113,7 +143,7 @@ class RetryBudget:
                 if judgement.verdict == "unconfirmed":
                     self.stats.unconfirmed += 1
                     if self.blind >= policy.unconfirmed_retries:
-                        self._problem(f"sent, no answer; not repeated: {exc}")
+                        self._problem("unconfirmed", f"sent, no answer; not repeated: {exc}")
                         raise
                     self.blind += 1
                     wait = 0.0
@@ -123,8 +153,9 @@ class RetryBudget:
                 if self.clock() - self.start + wait > policy.deadline:
                     self.stats.gave_up += 1
                     self._problem(
+                        "gave up",
                         f"gave up after {self.tries} tries (deadline {policy.deadline:.0f} s): "
-                        f"{exc}"
+                        f"{exc}",
                     )
                     raise
                 self.stats.retried += 1
@@ -138,8 +169,11 @@ class RetryBudget:
                 )
                 await self.sleep(wait)
 
-    def _problem(self, text: str) -> None:
+    def _problem(self, outcome: str, text: str) -> None:
         self.stats.last_problem = f"{self.what}: {text}"
+        self.stats.record(
+            DeliveryProblem(self._wall(), self.platform, self.chat_id, self.kind, outcome, text)
+        )
         log.warning("%s: %s", self.what, text)
 
 

@@ -84,6 +84,11 @@ class Reply:
     edit: bool = False
     #: deliver without a notification sound (an alert rule set to "silent")
     silent: bool = False
+    #: a one-time notice about this chat, rendered before the reply's own text (a chat
+    #: whose alerts were removed while the bot could not reach it: bot.commands.comeback)
+    notice: Reply | None = None
+    #: a pushed reply threaded under this platform message id (an alert's follow-up)
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,6 @@ class CallContext:
     #: Discord member with Manage Server — the adapter decides, the command checks)
     is_admin: bool = False
     user_name: str = ""
+    #: the adapter could not find out whether the caller is an admin (the platform's lookup
+    #: failed): a refusal then says so and asks to try again, instead of "admins only"
+    rights_unknown: bool = False

@@ -282,9 +282,13 @@ def _default_templates() -> Templates:
 
 
 def render_reply(reply: Reply, platform: Platform, *, templates: Templates | None = None) -> str:
-    """The text of ``reply`` for ``platform`` (HTML for Telegram, Markdown for Discord)."""
+    """The text of ``reply`` for ``platform`` (HTML for Telegram, Markdown for Discord);
+    its ``notice``, if any, comes first, a blank line before the reply's own text."""
     chosen = templates or _default_templates()
-    return chosen.render(reply.template, dict(reply.context), platform)
+    text = chosen.render(reply.template, dict(reply.context), platform)
+    if reply.notice is not None:
+        text = f"{render_reply(reply.notice, platform, templates=chosen)}\n\n{text}"
+    return text
 
 
 def check_templates(root: Path = TEMPLATE_DIR, required: Iterable[str] = ()) -> list[str]:

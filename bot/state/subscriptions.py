@@ -1,6 +1,6 @@
 """Subscriptions, per-chat rule settings and alert state, in the bot's SQLite store.
 
-Tables (schema version 2 of :data:`bot.state.store.MIGRATIONS`): ``subscriptions``,
+Tables (schema version 2 of :data:`bot.state.schema.MIGRATIONS`): ``subscriptions``,
 ``chat_settings``, ``alert_state``, ``cooldowns``, ``sent_alerts``, ``threads``. Every
 method is one transaction, through :meth:`bot.state.store.Store.locked`; all of them block on
 disk I/O — from asyncio code call them through :func:`asyncio.to_thread`.
@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from bot.state.gone import remember
 from bot.state.records import AlertEvent, RuleState
 from bot.state.store import Store
 
@@ -179,9 +180,13 @@ class Subscriptions:
                     (new_chat_id, platform, old_chat_id),
                 )
 
-    def drop_chat(self, platform: str, chat_id: str) -> int:
-        """The bot was blocked or removed: forget the chat; returns subscriptions dropped."""
+    def drop_chat(
+        self, platform: str, chat_id: str, *, reason: str = "", now: int | None = None
+    ) -> int:
+        """The bot was blocked or removed: forget the chat; returns subscriptions dropped.
+        What it had is kept until the chat is told (:mod:`bot.state.gone`)."""
         with self.store.locked(write=True) as conn:
+            remember(conn, platform, chat_id, reason=reason, now=now)
             dropped = conn.execute(
                 "DELETE FROM subscriptions WHERE platform = ? AND chat_id = ?",
                 (platform, chat_id),

@@ -137,6 +137,8 @@ class FakeDiscord(FakeGateway):
         self.interactions = Interactions()
         self.faults: dict[str, list[Fault]] = {}
         self.synced: list[dict[str, Any]] = []
+        #: id → channel id of every message posted to a channel (what a reply may reference)
+        self.posted: dict[str, str] = {}
         self._ids = itertools.count(1200000000000000000)
         self._init_gateway()
         self._new_call = asyncio.Condition()
@@ -290,6 +292,8 @@ class FakeDiscord(FakeGateway):
                     return Refusal(404, {"code": 10015, "message": "Unknown Webhook"}, "10015")
             if name in _MESSAGE_ROUTES:
                 problems = check_message(body, files, edit=name == "edit_original")
+            if name == "message":
+                problems += self._reference_problems(params["channel"], body)
             elif name == "sync":
                 if params["app"] != str(APP_ID):
                     return Refusal(403, {"code": 50001, "message": "Missing Access"}, "50001")
@@ -305,6 +309,17 @@ class FakeDiscord(FakeGateway):
         async with self._new_call:
             self.calls.append(call)
             self._new_call.notify_all()
+
+    def _reference_problems(self, channel_id: str, body: Any) -> list[Problem]:
+        """A reply (``message_reference``) to a message Discord does not know in the channel
+        is refused unless ``fail_if_not_exists`` is false (then it is posted unthreaded)."""
+        ref = (body or {}).get("message_reference")
+        if not ref or ref.get("fail_if_not_exists") is False:
+            return []
+        if self.posted.get(str(ref.get("message_id"))) == str(ref.get("channel_id", channel_id)):
+            return []
+        code = "MESSAGE_REFERENCE_UNKNOWN_MESSAGE"
+        return [Problem(("message_reference",), code, "Unknown message")]
 
     def _message(
         self, channel_id: str, body: Any, files: dict[str, bytes], webhook_id: str | None = None
@@ -342,7 +357,9 @@ class FakeDiscord(FakeGateway):
         if name == "delete_original":
             return None
         if name == "message":
-            return self._message(params["channel"], body, files)
+            message = self._message(params["channel"], body, files)
+            self.posted[message["id"]] = params["channel"]
+            return message
         if name == "thread":
             return thread_payload(self.new_id(), params["channel"], (body or {}).get("name", ""))
         if name == "channel":

@@ -405,6 +405,11 @@ class FakeTelegram:
 
     def _new_message(self, call: ApiCall, **content: Any) -> dict[str, Any]:
         chat_id = int(call.params["chat_id"])
+        if "reply_parameters" in call.params:  # a reply to a message the chat does not have
+            to = call.json("reply_parameters")
+            known = (int(to.get("chat_id", chat_id)), int(to["message_id"])) in self._messages
+            if not known and not to.get("allow_sending_without_reply"):
+                raise ApiError(400, "Bad Request: message to be replied not found")
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -46,6 +47,7 @@ from bot.adapters.discord.render import (
 )
 from bot.adapters.discord.tree import SpecLike, SymbolLister, app_command
 from bot.config.settings import ConfigError
+from bot.notify.retry import DeliveryProblem, DeliveryStats
 from bot.reply import CallContext, Platform, Reply
 
 __all__ = ["DEFAULT_API_BASE_URL", "DEFAULT_GATEWAY_URL", "CommandRunner", "DiscordAdapter"]
@@ -106,6 +108,7 @@ class DiscordAdapter(ChannelOutlet):
         sync_commands: bool = True,
         guild_ready_timeout: float = 2.0,
         ready_timeout: float = 30.0,
+        delivery_stats: DeliveryStats | None = None,
     ) -> None:
         self._token = token
         self._commands = commands
@@ -115,6 +118,8 @@ class DiscordAdapter(ChannelOutlet):
         self._saved: tuple[str, yarl.URL] | None = None
         self.admin_channel_id = admin_channel_id
         self.notices = Notices()
+        #: replies Discord refused after discord.py's own retries (``/status``; may be shared)
+        self.delivery_stats = delivery_stats if delivery_stats is not None else DeliveryStats()
         self._sync_commands = sync_commands
         self._ready_timeout = ready_timeout
         self.client = _Client(
@@ -237,6 +242,10 @@ class DiscordAdapter(ChannelOutlet):
             await self._answer(interaction, reply, heavy=heavy)
         except discord.HTTPException as exc:
             log.error("Discord refused the reply to /%s: %s", spec.name, exc)
+            chat_id = str(interaction.channel_id or "")
+            why = f"/{spec.name}: refused: {exc}"
+            problem = DeliveryProblem(time.time(), "discord", chat_id, "reply", "gave up", why)
+            self.delivery_stats.record(problem)
             await self._apologise(interaction)
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply, *, heavy: bool) -> None:

@@ -47,10 +47,16 @@ class ChannelOutlet:
         view: discord.ui.View | None = None,
         *,
         silent: bool = False,
+        reference: discord.MessageReference | None = None,
     ) -> discord.Message:
         channel = self.client.get_partial_messageable(channel_id)
+        extra: dict[str, Any] = {"reference": reference} if reference is not None else {}
         return await channel.send(
-            embeds=message.embeds, files=message.files(), silent=silent, **view_kwargs(view)
+            embeds=message.embeds,
+            files=message.files(),
+            silent=silent,
+            **view_kwargs(view),
+            **extra,
         )
 
     async def _deliver(
@@ -60,12 +66,26 @@ class ChannelOutlet:
         view: discord.ui.View | None = None,
         *,
         silent: bool = False,
+        reply_to: str | None = None,
     ) -> list[int]:
-        """Post ``messages`` in order to ``chat_id`` (``view`` on the first); message ids."""
+        """Post ``messages`` in order to ``chat_id`` (``view`` on the first, which replies to
+        the message ``reply_to`` if given — posted anyway when that one is gone); ids."""
         ids: list[int] = []
+        reference = None
+        if reply_to is not None and reply_to.isdigit():
+            reference = discord.MessageReference(
+                message_id=int(reply_to), channel_id=int(chat_id), fail_if_not_exists=False
+            )
         try:
             for message in messages:
-                sent = await self._post(int(chat_id), message, None if ids else view, silent=silent)
+                first = not ids
+                sent = await self._post(
+                    int(chat_id),
+                    message,
+                    view if first else None,
+                    silent=silent,
+                    reference=reference if first else None,
+                )
                 ids.append(sent.id)
         except Exception as exc:
             error = delivery_error(chat_id, exc)
@@ -78,11 +98,17 @@ class ChannelOutlet:
         text = self._render(reply, "discord")
         return build_messages(text, reply.images, is_error=reply.is_error)
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Post ``reply`` to the channel ``chat_id``; raises a DeliveryError."""
-        await self._deliver(
-            chat_id, self._messages(reply), reply_view(reply.buttons), silent=reply.silent
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Post ``reply`` to the channel ``chat_id`` (a reply to ``reply.reply_to`` if set);
+        the first message's id. Raises a DeliveryError."""
+        ids = await self._deliver(
+            chat_id,
+            self._messages(reply),
+            reply_view(reply.buttons),
+            silent=reply.silent,
+            reply_to=reply.reply_to,
         )
+        return str(ids[0]) if ids else None
 
     async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:
         """The first post in the channel, a thread named ``title`` on it, the rest inside."""

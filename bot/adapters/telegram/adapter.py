@@ -48,7 +48,6 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -62,6 +61,7 @@ from telegram.ext import (
 
 from bot.adapters.telegram.buttons import CallbackData, keyboard
 from bot.adapters.telegram.errors import delivery_error, judge
+from bot.adapters.telegram.rights import CommandSpecLike, rights
 from bot.adapters.telegram.send import Attempt, edit_in_place, send_new
 from bot.notify.retry import ALERT_POLICY, REPLY_POLICY, DeliveryStats, RetryBudget, RetryPolicy
 from bot.reply import CallContext, Platform, Reply
@@ -82,16 +82,6 @@ _MENU_NAME = re.compile(r"[a-z0-9_]{1,32}")  # what setMyCommands accepts
 _EXPIRED_BUTTON = "This button has expired — send the command again."
 
 
-class CommandSpecLike(Protocol):
-    """What the adapter reads from a command's spec: who may run it in a group."""
-
-    @property
-    def admin(self) -> bool: ...
-
-    @property
-    def group_admin(self) -> bool: ...
-
-
 class CommandRunner(Protocol):
     """The part of the command layer the adapter uses (``bot.commands.registry.Commands``)."""
 
@@ -107,13 +97,6 @@ class CommandRunner(Protocol):
 RenderText = Callable[[Reply, Platform], str]
 OnChatGone = Callable[[str], Awaitable[None] | None]
 OnChatMoved = Callable[[str, str], Awaitable[None] | None]
-
-
-def _command_name(line: str) -> tuple[str, str | None]:
-    """``("heatmap", "otherbot")`` for ``/heatmap@otherbot BTC``."""
-    head = line.strip().split(maxsplit=1)[0] if line.strip() else ""
-    name, _, addressee = head.lstrip("/").partition("@")
-    return name.lower(), (addressee or None)
 
 
 class TelegramAdapter:
@@ -138,6 +121,7 @@ class TelegramAdapter:
         read_timeout: float | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        delivery_stats: DeliveryStats | None = None,
     ) -> None:
         # Opt in to PTB's future timedelta attributes (RetryAfter.retry_after …); without it
         # PTB itself warns (PTBDeprecationWarning) every time the API answers 429.
@@ -154,8 +138,8 @@ class TelegramAdapter:
         self._callbacks = CallbackData()
         self._reply_policy, self._alert_policy = reply_policy, alert_policy
         self._sleep, self._clock = sleep, clock
-        #: what retries met, for replies and pushes (``/status``, tests)
-        self.delivery_stats = DeliveryStats()
+        #: what retries met, for replies and pushes (``/status``: may be shared, tests)
+        self.delivery_stats = delivery_stats if delivery_stats is not None else DeliveryStats()
         builder = ApplicationBuilder()
         if read_timeout is not None:
             builder = builder.read_timeout(read_timeout).media_write_timeout(read_timeout)
@@ -216,12 +200,20 @@ class TelegramAdapter:
             await self._app.stop()
         await self._app.shutdown()
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Push ``reply`` (an alert) to a chat; raises a :class:`~bot.notify.outlets.DeliveryError`."""
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Push ``reply`` (an alert; a reply to ``reply.reply_to`` if set, sent anyway when
+        that message is gone) to a chat; the first message's id. Raises a
+        :class:`~bot.notify.outlets.DeliveryError`."""
+        anchor = None
+        if reply.reply_to is not None and reply.reply_to.lstrip("-").isdigit():
+            anchor = ReplyParameters(int(reply.reply_to), allow_sending_without_reply=True)
         try:
-            await self._send_new(chat_id, reply, attempt=self._attempt(chat_id, alert=True))
+            sent = await self._send_new(
+                chat_id, reply, reply_to=anchor, attempt=self._attempt(chat_id, alert=True)
+            )
         except TelegramError as exc:
             raise delivery_error(chat_id, exc) from exc
+        return str(sent[0].message_id) if sent else None
 
     async def post_thread(self, chat_id: str, title: str, posts: Sequence[Reply]) -> None:
         """Post a thread: ``posts[0]`` (its chart with the caption), then every other post as
@@ -253,34 +245,27 @@ class TelegramAdapter:
 
     async def _context_for(self, chat: Chat, user: User | None, line: str) -> CallContext:
         is_group = chat.type in (Chat.GROUP, Chat.SUPERGROUP)
+        found = await rights(  # a getChatMember lookup only for admin commands in groups
+            self._app.bot,
+            chat,
+            user,
+            line,
+            is_group=is_group,
+            admin_ids=self._admin_ids,
+            bot_username=self.bot_username,
+            spec_of=self._commands.get,
+            sleep=self._sleep,
+            clock=self._clock,
+        )
         return CallContext(
             platform="telegram",
             chat_id=str(chat.id),
             user_id=str(user.id) if user else "",
             is_group=is_group,
-            is_admin=await self._is_admin(chat, user, line, is_group=is_group),
+            is_admin=found.is_admin,
             user_name=(user.username or user.full_name) if user else "",
+            rights_unknown=found.unknown,
         )
-
-    async def _is_admin(self, chat: Chat, user: User | None, line: str, *, is_group: bool) -> bool:
-        """Configured admin; or, for an admin or group-admin command in a group, a chat
-        administrator (looked up only then: one getChatMember call per such command)."""
-        if user is None:
-            return False
-        if str(user.id) in self._admin_ids:
-            return True
-        name, addressee = _command_name(line)
-        if not is_group or (addressee and addressee.lower() != (self.bot_username or "").lower()):
-            return False
-        spec = self._commands.get(name)
-        if spec is None or not (spec.admin or spec.group_admin):
-            return False
-        try:
-            member = await self._app.bot.get_chat_member(chat.id, user.id)
-        except TelegramError:
-            log.warning("getChatMember failed in chat %s", chat.id, exc_info=True)
-            return False
-        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.message, update.effective_chat
@@ -404,4 +389,7 @@ class TelegramAdapter:
             clock=self._clock,
             stats=self.delivery_stats,
             what=f"{kind} to Telegram chat {chat_id}",
+            platform="telegram",
+            chat_id=chat_id,
+            kind=kind,
         )

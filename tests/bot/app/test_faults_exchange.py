@@ -188,7 +188,8 @@ async def test_a_whole_run_through_exchange_faults_serves_stale_data_then_recove
         text, _ = await bot.ask("/status")
         row = next(line for line in text.splitlines() if " XRP " in line)
         assert "last error" in row, text  # on the market's own row, not on a phantom one
-        assert len([line for line in text.splitlines() if line.startswith("•")]) == 1
+        markets = [line for line in text.splitlines() if " candles, last " in line]
+        assert len(markets) == 1, text  # the feeds and delivery lines follow: not market rows
     assert int(bot.stored_times()[-1]) == healthy_last  # nothing stored while down
 
     # /heatmap during the outage: the cached data, a PNG, and how old it is

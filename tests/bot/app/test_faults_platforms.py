@@ -187,7 +187,19 @@ async def test_telegram_faults_on_pushed_alerts(
     assert (counters.dropped_chats, counters.moved_chats) == (1, 1)
     assert adapter.delivery_stats.retried >= 1  # a 429 retried in the send (PTB waited one)
     counts = subs.alert_counts()
-    assert counts.get("failed") == 2  # the 403 and the 400
+    with subs.store.locked() as conn:
+        undelivered = conn.execute(
+            "SELECT key, error FROM sent_alerts WHERE status = 'failed'"
+        ).fetchall()
+    by_chat: dict[str, list[str]] = {}
+    for key, error in undelivered:
+        by_chat.setdefault(key.split("|")[1], []).append(error)
+    # the 403 fails its alert and every alert queued behind it in that chat's lane (never
+    # sent: one request above); the 400 fails its one alert
+    assert set(by_chat) == {str(BLOCKED), str(BROKEN)}
+    assert by_chat[str(BLOCKED)] and all(e == "chat gone" for e in by_chat[str(BLOCKED)])
+    assert len(by_chat[str(BROKEN)]) == 1 and "not enough rights" in by_chat[str(BROKEN)][0].lower()
+    assert counts.get("failed") == len(undelivered)
     assert counts.get("retry", 0) == counts.get("pending", 0) == 0
     assert counts["delivered"] == 4 * len(expected) - 1
 

@@ -321,6 +321,7 @@ async def test_group_members_are_refused_and_admins_are_not(
                 else (ADMIN_ONLY, GROUP_ADMIN_ONLY)
             )
             assert refused.context["message"] in expected, line
+            assert not refused.context["usage"], line  # a refusal: no "Usage:" line
             allowed = await b.commands.run(line, admin)
             assert allowed is not None and not allowed.is_error, (line, allowed)
 

@@ -234,6 +234,7 @@ async def test_alert_commands_are_for_manage_server_and_say_so() -> None:
             text = callback.json["data"]["embeds"][0]["description"]
             assert ALERTS_MANAGE_SERVER_ONLY in text.replace("\\", "")
             assert "admins of this group" not in text
+            assert "Usage:" not in text  # a refusal, not a typing mistake
     finally:
         service.store.close()  # type: ignore[attr-defined]
 

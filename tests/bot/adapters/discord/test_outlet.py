@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 import pytest
 
 from bot.notify.outlets import ChatGone, PermanentDeliveryError
@@ -36,6 +39,24 @@ async def test_rate_limit_is_waited_out_and_order_kept(live: Harness) -> None:
     assert statuses == [429, 200, 200]
     texts = [c.json["embeds"][0]["description"] for c in live.fake.calls_of("message")]
     assert "one" in texts[0] and "two" in texts[1]
+
+
+async def test_a_rate_limited_channel_does_not_hold_another_channel(live: Harness) -> None:
+    """discord.py waits out a 429 per route bucket, and a channel is its own bucket (the
+    channel id is a major parameter): alerts to other channels go out meanwhile."""
+    slow, other = CHANNEL, CHANNEL + 1
+    live.fake.fail("message", dataclasses.replace(rate_limited(3.0), path=str(slow)))
+    waiting = asyncio.create_task(live.adapter.send(str(slow), _post("to the limited one")))
+    await live.fake.wait_for("message", ok_only=False)  # the 429 was answered
+    await asyncio.wait_for(live.adapter.send(str(other), _post("to another one")), 10)
+    assert not waiting.done()  # still waiting out its 3 s — and it did not matter
+    await asyncio.wait_for(waiting, 15)
+    paths = [(c.path, c.status) for c in live.fake.calls_of("message", ok_only=False)]
+    assert paths == [
+        (f"/channels/{slow}/messages", 429),
+        (f"/channels/{other}/messages", 200),
+        (f"/channels/{slow}/messages", 200),
+    ]
 
 
 async def test_forbidden_is_reported_and_the_bot_carries_on(live: Harness) -> None:

@@ -172,6 +172,14 @@ async def test_repeated_429s_are_waited_out_within_the_deadline(live: Live) -> N
     assert live.adapter.delivery_stats.gave_up == 0
 
 
+async def test_repeated_429s_on_an_alert_are_waited_out_within_the_deadline(live: Live) -> None:
+    live.fake.fail("sendMessage", Fault.retry_after(12), times=4)
+    await live.adapter.send(str(CHAT), Reply("alert", {"text": "squeeze"}))
+    assert [c.status for c in sends(live.fake)] == [429] * 4 + [200]
+    assert live.time.slept == [12.0] * 4  # 48 s: within the 60 s of one send
+    assert live.adapter.delivery_stats.gave_up == 0
+
+
 async def test_429s_past_the_reply_deadline_are_given_up_and_reported(live: Live) -> None:
     live.fake.fail("sendMessage", Fault.retry_after(25), times=10)
     live.fake.inject_command("/alerts")
