@@ -20,6 +20,8 @@ ORDER = (
     "render.py",
     "telegram_latency.py",
     "memory.py",
+    "archive.py",
+    "scorecard_chance.py",
 )
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from bot.analysis.params import engine_params, model_block, params_summary
+from bot.app.backtest_archive import ArchiveRescore, rescore_folder
 from bot.config.fields import format_duration, parse_duration
 from bot.config.settings import ModelSettings
 from bot.market.backtest_folder import BacktestFolder, BacktestFolderError, read_backtest_folder
@@ -208,6 +209,11 @@ def run_backtest(opts: BacktestOptions, out: IO[str] | None = None) -> int:
         print(f"{opts.folder}: {err}", file=sys.stderr)
         return 2
     opts.out.mkdir(parents=True, exist_ok=True)
+    rescored = rescore_folder(folder)  # a folder from `liqwatch archive export`
+    if rescored is not None:
+        doc["live_scorecard"] = rescored.to_dict()
+        rescored.write_csv(opts.out / "live_scores.csv")
+        report += "\n" + rescored.to_markdown()
     doc["score"] = card.to_dict()
     doc["params"] = params_summary(params)
     _write_estimates(opts.out / "estimates.csv", run)
@@ -225,8 +231,11 @@ def run_backtest(opts: BacktestOptions, out: IO[str] | None = None) -> int:
     out.write(_summary(card))
     if cal is not None:
         out.write("\nPaste into config.toml:\n\n" + model_block(params) + "\n")
+    if rescored is not None:
+        out.write(_live_summary(rescored))
     out.write(
-        f"\nwrote {opts.out}/ (estimates.csv, map.csv, score.json, report.md, backtest.png) "
+        f"\nwrote {opts.out}/ (estimates.csv, map.csv, score.json, report.md, backtest.png"
+        f"{', live_scores.csv' if rescored is not None else ''}) "
         f"in {time.perf_counter() - started:.1f} s\n"
     )
     return 0
@@ -242,6 +251,18 @@ def _summary(card: Scorecard) -> str:
         lines.append(
             f"  {side:<6}                   {model.side(side).spearman:5.2f}  "
             f"{placebo.side(side).spearman:7.2f}  {base:5.2f} ({best})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _live_summary(rescored: ArchiveRescore) -> str:
+    """The archived maps re-scored as the live scorecard scores them, per side."""
+    lines = [f"\nLive scorecard re-scored from archive.jsonl ({len(rescored.hours)} hours):"]
+    for side in ("long", "short"):
+        s = rescored.summary(side)
+        lines.append(
+            f"  {side:<6} {s.hours} scored, {s.feed_down_hours} feed down: lift {s.lift:.2f} "
+            f"over chance (baseline {s.base_lift:.2f}), clusters hit {s.hits}/{s.reached}"
         )
     return "\n".join(lines) + "\n"
 

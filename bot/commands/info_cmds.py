@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.analysis.service import MarketService
+from bot.commands.delivery_status import DeliveryReport
+from bot.commands.feeds_status import status_feeds
 from bot.commands.spec import Call, CommandSpec
 from bot.reply import Reply
 
@@ -29,9 +31,17 @@ def help_entries(specs: tuple[CommandSpec, ...]) -> list[dict[str, Any]]:
 class InfoCommands:
     """/start, /help and /status, bound to one service."""
 
-    def __init__(self, service: MarketService, *, default_symbol: str) -> None:
+    def __init__(
+        self,
+        service: MarketService,
+        *,
+        default_symbol: str,
+        delivery: DeliveryReport | None = None,
+    ) -> None:
         self.service = service
         self.default_symbol = default_symbol
+        #: the delivery lines of /status (templates/_delivery.j2); None: not shown
+        self.delivery = delivery
 
     def specs(self) -> tuple[CommandSpec, ...]:
         return (
@@ -79,4 +89,8 @@ class InfoCommands:
                     "last_error": status.last_error,
                 }
             )
-        return Reply("status", {"markets": rows, "exchanges": list(self.service.exchanges)})
+        context: dict[str, Any] = {"markets": rows, "exchanges": list(self.service.exchanges)}
+        context["feeds"] = await status_feeds(self.service)  # templates/_feeds.j2
+        if self.delivery is not None:
+            context["delivery"] = await self.delivery.context(call.ctx)
+        return Reply("status", context)

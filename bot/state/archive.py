@@ -1,5 +1,5 @@
 """The point-in-time map archive: each market's liquidation map as the bot showed it, saved
-at a fixed cadence and never recomputed (schema version 3 of :data:`bot.state.store.MIGRATIONS`).
+at a fixed cadence and never recomputed (schema version 3 of :data:`bot.state.schema.MIGRATIONS`).
 
 A row holds the map's time and price, its grid, the notional per bin of each side, the
 clusters and danger zones the bot reported, and which exchanges' prints feeds were up then.

@@ -66,7 +66,8 @@ async def test_each_cycle_archives_the_map_shown_and_scores_the_hour_before(
         results.append(await archiver.cycle())
         now[0] += H
     assert [r.archived for r in results] == [1] * 6
-    assert [r.scored for r in results] == [0, 1, 1, 1, 1, 1]
+    # the interval after a map ends past the next cycle: it is scored one cycle later
+    assert [r.scored for r in results] == [0, 0, 1, 1, 1, 1]
     assert all(0 < r.bytes < 4_000 for r in results)
     maps = archiver.archive.load("BTC/USDT:USDT")
     assert [m.time - maps[0].time for m in maps] == [k * H for k in range(6)]
@@ -76,7 +77,7 @@ async def test_each_cycle_archives_the_map_shown_and_scores_the_hour_before(
     assert maps[-1].map.price == view.analysis.map.price  # as shown
     assert maps[-1].clusters == view.analysis.clusters
     card = archiver.scores.scorecard("BTC/USDT:USDT", "long", window_ms=WINDOWS["24h"], now=now[0])
-    assert card.hours == 5 and card.feed_down_hours == 0
+    assert card.hours == 4 and card.feed_down_hours == 0
     now[0] -= H
     again = await archiver.cycle()  # the last cycle's clock again: nothing new to archive or score
     assert (again.archived, again.scored) == (0, 0)
@@ -85,7 +86,7 @@ async def test_each_cycle_archives_the_map_shown_and_scores_the_hour_before(
 async def test_an_hour_with_the_prints_feed_down_is_reported_not_scored(store: Store) -> None:
     feeds = Feeds()
     archiver, now = _archiver(store, feeds)
-    for k in range(4):
+    for k in range(5):
         feeds.up = k != 2
         await archiver.cycle()
         now[0] += H

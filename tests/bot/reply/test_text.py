@@ -75,7 +75,27 @@ def contexts() -> dict[str, dict[str, Any]]:
         "imbalance": {**market, "bands": list(a.imbalance.bands)},
         "levels": {**market, "clusters": list(a.clusters), "zones": list(a.zones)},
         "cascade": {**market, "cascade": a.cascade_up, "direction": "up"},
+        "accuracy": _accuracy(),
     }
+
+
+def _accuracy() -> dict[str, Any]:
+    """A day of scored hours (and one with the feed down) as /accuracy shows them."""
+    from bot.commands.accuracy_cmds import accuracy_context
+    from core.livescore import HourScore, unscored
+
+    h, now = 3_600_000, 100 * 3_600_000
+    rows: list[tuple[int, HourScore]] = []
+    for k in range(30):
+        for side in ("long", "short"):
+            score = HourScore(side, "scored", 20, 1e6, 0.6, 0.25, 0.9, 0.5, 3, 2, 0.3, 0.1, 4, 1)  # type: ignore[arg-type]
+            rows.append((now - (k + 1) * h, score))
+    rows += [
+        (now - 31 * h, unscored("long", "feed_down")),
+        (now - 31 * h, unscored("short", "feed_down")),
+    ]
+    gaps = [{"exchange": NASTY, "missing_ms": h, "missing": "1h"}]
+    return accuracy_context("BTC/USDT:USDT", ("binanceusdm",), RANGES[3], rows, now, gaps)
 
 
 def test_there_is_a_context_for_every_template() -> None:
