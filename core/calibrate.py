@@ -227,8 +227,10 @@ def calibrate(
     rounds: int = 2,
     space: Mapping[str, Sequence[Any]] = SEARCH_SPACE,
     progress: Progress | None = None,
+    refit: bool = True,
 ) -> Calibration:
-    """Fit on the first part, score the rest; then fit on everything (see the module docs)."""
+    """Fit on the first part, score the rest; then fit on everything (see the module docs)
+    — unless ``refit`` is False: then ``full_params`` are the first part's."""
     unknown = set(space) - set(SEARCH_SPACE)
     if unknown:
         raise ModelError(f"space: unknown settings {sorted(unknown)}; use {sorted(SEARCH_SPACE)}")
@@ -240,10 +242,12 @@ def calibrate(
         series, fit_real, base, lookback, candle_ms, space, rounds, progress, step, total
     )
     fit_params = fit_scale(series, fit_real, fit_params, lookback=lookback, candle_ms=candle_ms)
-    full_params, _ = _search(
-        series, real, fit_params, lookback, candle_ms, space, rounds, progress, step, total
-    )
-    full_params = fit_scale(series, real, full_params, lookback=lookback, candle_ms=candle_ms)
+    full_params = fit_params
+    if refit:
+        full_params, _ = _search(
+            series, real, fit_params, lookback, candle_ms, space, rounds, progress, step, total
+        )
+        full_params = fit_scale(series, real, full_params, lookback=lookback, candle_ms=candle_ms)
     if progress is not None:
         progress(total, total)
     sets = {

@@ -43,11 +43,14 @@ class ModelSettings(Section):
     #: > 0: gain of the flow split's squashing 1/2 + tanh(gain·x)/2
     flow_gain: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = _ENGINE.flow_gain
     #: (0, 1]: share of open interest at the tier mix — a pure scale of every dollar amount;
-    #: unset: the market's own (1 on the synthetic market, the real-data fit elsewhere)
+    #: unset: the market's own (0.1 on the synthetic market, the real-data fit elsewhere)
     leveraged_share: Annotated[float, Field(gt=0, le=1)] | None = None
     bins: Annotated[int, Field(ge=10, le=10_000)] = 400
     #: imbalance window: ± this fraction of price around the current price
     window: Fraction = 0.10
+    #: live recalibration from the archive and the prints, daily: tell the admins the proposed
+    #: change ("suggest"), adopt a bounded winning step ("auto"), or neither ("off")
+    recalibrate: Literal["off", "suggest", "auto"] = "suggest"
 
     @model_validator(mode="after")
     def _one_weight_per_tier(self) -> ModelSettings:

@@ -210,6 +210,8 @@ class AlertSettings(Section):
     cooldown: Annotated[int, DurationRange(0, 7 * _D)] = _H
     #: a refused alert (429, 5xx) is retried on later cycles until it is this old
     retry_for: Annotated[int, DurationRange(_M, _D)] = 15 * _M
+    #: a cluster / danger-zone alert's follow-up says "not reached" after this long
+    followup_horizon: Annotated[int, DurationRange(_H, 7 * _D)] = 24 * _H
 
 
 class LoggingSettings(Section):

@@ -37,7 +37,9 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
+from bot.notify.followups import followup_reply
 from bot.reply import ChartKind, Image, Reply
+from bot.state.followups import FOLLOWUP_RULE
 from bot.state.records import AlertEvent, RuleState
 from core.charts.format import human_duration
 from core.models import LiquidationPrints, MarketSeries
@@ -333,7 +335,10 @@ def alert_reply(
     png: bytes | None = None,
     range_label: str | None = None,
 ) -> Reply:
-    """The pushed message of an alert (template ``alert``), with its chart if rendered."""
+    """The pushed message of an alert (template ``alert``), with its chart if rendered; of a
+    follow-up, :func:`bot.notify.followups.followup_reply`."""
+    if event.rule == FOLLOWUP_RULE:
+        return followup_reply(event, silent=silent)
     images: tuple[Image, ...] = ()
     if png is not None:
         base = event.symbol.partition("/")[0].lower()

@@ -48,9 +48,11 @@ from bot.notify.outlets import (
     Outlet,
     TemporaryDeliveryError,
 )
+from bot.notify.reality import scorecard_quote
 from bot.notify.scheduler import MarketUpdate
 from bot.notify.threads import DAY_MS, PrintsSummary, Thread, compose_thread, summarize_prints
 from bot.reply import ChartKind
+from bot.state.scorecard import ScoreBook
 from bot.state.subscriptions import Subscriptions
 from core.models import Side
 from core.results import Analysis
@@ -421,4 +423,5 @@ class AutoPoster:
             return engine.render(cast(ChartKind, kind), drawn, style=style, size=size)
 
         charts = chart if self.attach_charts else None
-        return compose_thread(analysis, charts=charts, prints_summary=summary)
+        quote = scorecard_quote(ScoreBook(self.subs.store), view.symbol, now=self.clock())
+        return compose_thread(analysis, charts=charts, prints_summary=summary, scorecard=quote)

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from bot.notify.reality import ScorecardQuote
 from bot.reply import Image, Platform, Reply
 from bot.reply.text import PLATFORMS, TEMPLATE_DIR, TemplateError, Templates
 from core.charts.format import human_price
@@ -181,13 +182,15 @@ def compose_thread(
     charts: Callable[[str], bytes] | None = None,
     prints_summary: PrintsSummary | None = None,
     window_ms: int = DAY_MS,
+    scorecard: ScorecardQuote | None = None,
 ) -> Thread:
     """The thread for ``analysis``; parts without data are skipped.
 
     ``charts(kind)`` renders a chart (``"heatmap"``, ``"card"``, ``"map"``, ``"cascade"``)
     to PNG bytes; without it the posts carry no images. ``prints_summary`` holds the real
     liquidation prints for the reality check; the recent move is measured over its window
-    (else over the last ``window_ms``).
+    (else over the last ``window_ms``). ``scorecard``: the live scorecard the reality check
+    quotes (:func:`bot.notify.reality.scorecard_quote`; honest about a small sample).
     """
     a = analysis
     imb = a.imbalance
@@ -243,10 +246,11 @@ def compose_thread(
     since = prints_summary.since if prints_summary is not None else a.as_of - window_ms
     move = _move_since(a, since)
     est_long, est_short = _estimated_realized(a, since)
-    if not math.isnan(move) or prints_summary is not None:
+    if not math.isnan(move) or prints_summary is not None or scorecard is not None:
         posts.append(
             post(
                 "reality",
+                scorecard=scorecard,  # the live scorecard (bot.notify.reality), if kept
                 prints=prints_summary,
                 move=move,
                 has_move=not math.isnan(move),

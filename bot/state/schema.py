@@ -152,5 +152,43 @@ _SCHEMA_V3: Final = (
     ) WITHOUT ROWID""",
 )
 
+#: Version 4: chats dropped because the bot could not reach them, with what they had, until
+#: they are told (queries: bot/state/gone.py).
+_SCHEMA_V4: Final = (
+    """CREATE TABLE gone_chats (
+        platform      TEXT NOT NULL,
+        chat_id       TEXT NOT NULL,
+        dropped_at    INTEGER NOT NULL,  -- Unix ms (wall clock)
+        reason        TEXT NOT NULL,     -- what the platform said
+        subscriptions TEXT NOT NULL,     -- [[symbol, rule], ...] as JSON
+        settings      TEXT NOT NULL,     -- [[rule, mode, threshold], ...] as JSON
+        PRIMARY KEY (platform, chat_id)
+    ) WITHOUT ROWID""",
+)
+
+#: Version 5: alerts waiting for their "what happened next" follow-up, with the id of the
+#: message each became (queries: bot/state/followups.py).
+_SCHEMA_V5: Final = (
+    """CREATE TABLE followups (
+        key        TEXT PRIMARY KEY,  -- the alert's delivery key (sent_alerts.key)
+        platform   TEXT NOT NULL,
+        chat_id    TEXT NOT NULL,
+        symbol     TEXT NOT NULL,
+        event      TEXT NOT NULL,     -- the alert's AlertEvent as JSON
+        message_id TEXT,              -- the platform's id of the alert message; NULL: unknown
+        status     TEXT NOT NULL CHECK (status IN ('open', 'sent', 'dropped')),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        note       TEXT               -- why it was dropped
+    ) WITHOUT ROWID""",
+    "CREATE INDEX followups_status ON followups (status)",
+)
+
 #: Schema steps: ``MIGRATIONS[i]`` takes version ``i`` to ``i + 1``. Append, never edit.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    _SCHEMA_V4,
+    _SCHEMA_V5,
+)
