@@ -14,6 +14,11 @@ order book at the end and the liquidation prints — plus the truth: every posit
 open (:class:`PositionLedger`), the open ones at any candle (:meth:`SimMarket.positions_at`)
 and their liquidation map (:meth:`SimMarket.true_map`).
 
+The simulated accounts are the leveraged share of the market
+(:attr:`~core.sim_scenarios.Scenario.leveraged_share`): the published open interest, volume
+and taker-buy volume are theirs divided by it (the rest of the market mirrors them and is
+never liquidated), so a week of prints is a plausible fraction of open interest.
+
 Open interest in either unit: :attr:`SimMarket.snapshot` always holds it in base units, as
 :class:`~core.models.MarketSeries` documents. :attr:`SimMarket.source_snapshot` is what the
 scenario's *source* publishes: the same snapshot, except that with ``oi_unit="usd"`` its
@@ -91,7 +96,8 @@ class TruePositions:
 
     @property
     def quantities(self) -> FloatArray:
-        """Base-asset size of each position (notional / entry): they sum to open interest."""
+        """Base-asset size of each position (notional / entry): they sum to the leveraged
+        share of open interest (``open_interest × scenario.leveraged_share``)."""
         out: FloatArray = self.notionals / self.entries
         return out
 
@@ -261,7 +267,9 @@ def simulate(
     timestamps = start_ms + candle_ms * np.arange(n, dtype=np.int64)
 
     is_long = (raw.sides > 0).astype(np.float64)
-    oi = _count_open(raw.opened_at, raw.closed_at, raw.quantities, n)
+    # the accounts are the leveraged share; the mirrored rest of the market is published too
+    share = scn.leveraged_share
+    oi = _count_open(raw.opened_at, raw.closed_at, raw.quantities, n) / share
     longs = _count_open(raw.opened_at, raw.closed_at, is_long, n)
     shorts = _count_open(raw.opened_at, raw.closed_at, 1.0 - is_long, n)
     long_notional = _count_open(raw.opened_at, raw.closed_at, raw.notionals * is_long, n)
@@ -280,8 +288,8 @@ def simulate(
         high=raw.high,
         low=raw.low,
         close=raw.close,
-        volume=raw.volume,
-        taker_buy_volume=raw.taker_buy_volume,
+        volume=raw.volume / share,
+        taker_buy_volume=raw.taker_buy_volume / share,
         open_interest=oi,
         funding_rate=funding,
         long_short_ratio=ratio,

@@ -28,6 +28,17 @@ score well by construction:
   a misconfigured source would — for tests of the input layer's unit check.
 
 Every field added for these has a default that reproduces the first five bit for bit.
+
+**The leveraged share.** The simulated accounts are the leveraged, liquidation-prone part
+of the market: ``leveraged_share`` (default :data:`SIM_LEVERAGED_SHARE`, 10 %) of open
+interest. The rest — hedged, cross-margined and low-leverage positions that no week's move
+liquidates — mirrors them (opens and closes alongside, on the same sides), so the published
+open interest, volume and taker-buy volume are the accounts' divided by the share, while
+prices, positions and liquidation prints are the accounts' own. That keeps the magnitudes
+those of a real market — a week of liquidations is a fraction of open interest (1–3 % of it
+a day in the first five scenarios, as on real exchanges), not more than all of it — and
+changes nothing the model sees but a scale (its estimates are linear in open interest, so
+it uses the same share: ``bot.analysis.params.SYNTHETIC_LEVERAGED_SHARE``).
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ __all__ = [
     "DEFAULT_LEVERAGE_TIERS",
     "DEFAULT_LEVERAGE_WEIGHTS",
     "SCENARIOS",
+    "SIM_LEVERAGED_SHARE",
     "OiUnit",
     "Scenario",
     "hold_days",
@@ -58,6 +70,10 @@ OiUnit = Literal["base", "usd"]
 #: The engine's default leverage mix: 5x 15 %, 10x 30 %, 25x 25 %, 50x 20 %, 100x 10 %.
 DEFAULT_LEVERAGE_TIERS: Final = (5.0, 10.0, 25.0, 50.0, 100.0)
 DEFAULT_LEVERAGE_WEIGHTS: Final = (0.15, 0.30, 0.25, 0.20, 0.10)
+
+#: Share of open interest the simulated (leveraged) accounts hold; the rest mirrors them
+#: and is never liquidated (see the module docstring).
+SIM_LEVERAGED_SHARE: Final = 0.1
 
 #: Highest leverage a scenario may use: keeps every new position's liquidation price
 #: outside the band around the close where it is opened (see ``entry_band``).
@@ -109,6 +125,9 @@ class Scenario:
     close_taker_share: float = 1.0
     # -- the source --
     oi_unit: OiUnit = "base"  # open interest as published by the source (snapshot: always base)
+    # Share of open interest (and volume) that the simulated accounts are: the published
+    # open interest, volume and taker-buy volume are theirs / leveraged_share.
+    leveraged_share: float = SIM_LEVERAGED_SHARE
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -152,6 +171,8 @@ class Scenario:
             raise ModelError("scenario.impact_persistence: must be in [0, 1]")
         if not 0.0 <= self.close_taker_share <= 1.0:
             raise ModelError("scenario.close_taker_share: must be in [0, 1]")
+        if not 0.0 < self.leveraged_share <= 1.0:
+            raise ModelError("scenario.leveraged_share: must be in (0, 1]")
         if self.oi_unit not in ("base", "usd"):
             raise ModelError(f"scenario.oi_unit: {self.oi_unit!r} is not 'base' or 'usd'")
 

@@ -14,6 +14,7 @@ from typing import Final
 from bot.config.settings import ModelSettings
 from core.analysis import AnalysisParams
 from core.levels import LEVERAGED_SHARE, EngineParams, LeverageTiers
+from core.sim_scenarios import SIM_LEVERAGED_SHARE
 
 __all__ = [
     "SYNTHETIC_LEVERAGED_SHARE",
@@ -24,15 +25,16 @@ __all__ = [
     "params_summary",
 ]
 
-#: The synthetic market's leveraged share: every position it holds sits at its leverage
-#: mix with no stop, so all of open interest is liquidation-prone there (real markets:
+#: The synthetic market's leveraged share: its simulated accounts — every one at its
+#: leverage mix with no stop — are this share of its open interest, the rest is never
+#: liquidated (:data:`core.sim_scenarios.SIM_LEVERAGED_SHARE`; real markets:
 #: :data:`core.levels.LEVERAGED_SHARE`, fitted on real liquidations).
-SYNTHETIC_LEVERAGED_SHARE: Final = 1.0
+SYNTHETIC_LEVERAGED_SHARE: Final = SIM_LEVERAGED_SHARE
 
 
 def leveraged_share(model: ModelSettings, *, synthetic: bool) -> float:
-    """``[model] leveraged_share`` if set, else the market's own: 1 on the synthetic
-    market, the share fitted on real liquidations elsewhere."""
+    """``[model] leveraged_share`` if set, else the market's own: the simulated share on
+    the synthetic market, the share fitted on real liquidations elsewhere."""
     if model.leveraged_share is not None:
         return model.leveraged_share
     return SYNTHETIC_LEVERAGED_SHARE if synthetic else LEVERAGED_SHARE

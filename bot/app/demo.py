@@ -18,7 +18,8 @@ import numpy as np
 
 from bot.analysis.params import analysis_params
 from bot.analysis.service import CoreEngine, MarketService
-from bot.commands.parsing import parse_range
+from bot.app.demo_accuracy import demo_scorecard
+from bot.app.failures import Failure, StorageLock, check_out_dir
 from bot.config.settings import ModelSettings
 from bot.market.refresh import refresh_series
 from bot.market.sim_source import SIM_MARKETS, SimMarketSpec, SimSource
@@ -26,7 +27,6 @@ from bot.notify.alerts import RULE_NAMES
 from bot.notify.scheduler import Scheduler
 from bot.notify.threads import (
     DAY_MS,
-    Thread,
     compose_thread,
     format_for_x,
     render_thread,
@@ -45,13 +45,14 @@ from core.charts import (
     render_heatmap,
     render_map,
 )
-from core.charts.format import imbalance_ratio
+from core.charts.canvas import analysis_span_ms
+from core.charts.format import human_duration, imbalance_ratio, market_name
 from core.imbalance import compute_imbalance
-from core.models import Side, Snapshot, timeframe_ms
+from core.models import Side, Snapshot
 from core.results import Analysis, CascadeResult
-from core.sim import simulate
+from core.sim import SCENARIOS, simulate
 
-__all__ = ["DemoResult", "run_demo", "sim_thread"]
+__all__ = ["DemoResult", "heavy_direction", "run_demo"]
 
 TIMEFRAME = "5m"
 CANDLES = 2016  # one week of 5m candles
@@ -71,13 +72,23 @@ class DemoResult:
 def run_demo(
     out_dir: Path, scenario: str = "seed", seed: int = 7, out: TextIO | None = None
 ) -> int:
-    """Run the demo and print its report to ``out`` (stdout by default); 0 on success."""
+    """Run the demo and print its report to ``out`` (stdout by default); 0 on success.
+
+    An unknown scenario, an output folder that cannot be written and a second demo on the
+    same folder are refused (:class:`~bot.app.failures.Failure`) before anything is written.
+    """
     import sys
 
+    if scenario not in SCENARIOS:
+        raise Failure(
+            f"--scenario {scenario!r}: no such scenario; use one of: {', '.join(SCENARIOS)} "
+            "(`liqwatch demo --help` describes each)"
+        )
     stream = out if out is not None else sys.stdout
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / DB_NAME).unlink(missing_ok=True)  # a fresh store: the demo shows a first refresh
-    asyncio.run(demo(out_dir, scenario=scenario, seed=seed, out=stream))
+    check_out_dir(out_dir)
+    with StorageLock(out_dir / DB_NAME, "demo"):
+        (out_dir / DB_NAME).unlink(missing_ok=True)  # a fresh store: the demo shows a first refresh
+        asyncio.run(demo(out_dir, scenario=scenario, seed=seed, out=stream))
     return 0
 
 
@@ -114,14 +125,14 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
                 oi_usd = float(oi[-1]) * series.last_price if oi is not None else float("nan")
                 _p(
                     out,
-                    f"{symbol:<16}{len(series):>8}{human_price(series.last_price):>14}"
+                    f"{market_name(symbol):<16}{len(series):>8}{human_price(series.last_price):>14}"
                     f"{human_usd(oi_usd):>16}{human_usd(float(prints.notionals.sum())):>13}",
                 )
             # a second refresh asks only for what is new: nothing, here
             again = await refresh_series(source, store, btc, TIMEFRAME, lookback, now_ms)
             _p(
                 out,
-                f"\nsecond refresh of {btc}: {again.fetched} candle(s) re-fetched "
+                f"\nsecond refresh of {market_name(btc)}: {again.fetched} candle(s) re-fetched "
                 f"(the last one, which may have been forming), incremental={again.incremental}",
             )
 
@@ -180,6 +191,12 @@ async def demo(out_dir: Path, *, scenario: str, seed: int, out: TextIO) -> DemoR
             out,
             f"one scheduler cycle: {sent} alert(s) for a chat subscribed to every rule → {alerts_path}",
         )
+        card = await demo_scorecard(  # the live scorecard: the sim's forced closes are its prints
+            out_dir, scenario=scenario, markets=markets, symbol=btc, candles=CANDLES
+        )
+        files += card.files
+        _p(out, f"\nlive scorecard: {card.hours} hourly maps archived and scored → {card.files[1]}")
+        _p(out, render_reply(card.reply, "console"))
         _p(out, f"\ndone in {time.perf_counter() - started:.1f} s")
         return DemoResult(analysis, tuple(files), true_imb.short_above, true_imb.long_below)
     finally:
@@ -226,36 +243,10 @@ async def _one_scheduler_cycle(
     body = "\n\n".join(outlet.sent) if outlet.sent else "(no alert fired)"
     rules = ", ".join(RULE_NAMES)
     path.write_text(
-        f"# one scheduler cycle, a chat subscribed to {symbol}: {rules}\n\n{body}\n",
+        f"# one scheduler cycle, a chat subscribed to {market_name(symbol)}: {rules}\n\n{body}\n",
         encoding="utf-8",
     )
     return path, len(outlet.sent)
-
-
-async def sim_thread(symbol: str, range_label: str, scenario: str, candles: int) -> Thread:
-    """The thread of ``symbol`` on the synthetic market (``liqwatch thread``), through the
-    same service path — source → store → analysis — a scheduled thread takes; offline."""
-    range_ = parse_range(range_label)
-    source = SimSource(scenario=scenario, candles=candles)
-    try:
-        symbol = source.resolve(symbol)
-        series = (await source.snapshot(symbol, TIMEFRAME)).series
-        end = int(series.timestamps[-1]) + timeframe_ms(TIMEFRAME)  # the sim's "now"
-        with Store(":memory:") as store:
-            service = MarketService(
-                {source.name: source},
-                store,
-                timeframe=TIMEFRAME,
-                clock=lambda: end,
-                engine=CoreEngine(DEMO_PARAMS),
-            )
-            view = await service.view(symbol, range_, source.name)
-        prints = await source.fetch_prints(symbol, end - DAY_MS)
-        return compose_thread(
-            view.analysis, prints_summary=summarize_prints(prints, end - DAY_MS, end)
-        )
-    finally:
-        await source.close()
 
 
 def heavy_direction(a: Analysis) -> int:
@@ -276,7 +267,11 @@ def _p(out: TextIO, line: str = "") -> None:
 def _report(out: TextIO, a: Analysis, true_short: float, true_long: float) -> None:
     imb = a.imbalance
     pct = f"±{imb.window:.0%}"
-    _p(out, f"\n{a.symbol} at {human_price(a.price)} — estimated liquidation levels ({pct}):")
+    _p(
+        out,
+        f"\n{market_name(a.symbol)} at {human_price(a.price)} — estimated liquidation levels "
+        f"({pct}, {_span(a)} of data):",
+    )
     _p(
         out,
         f"  shorts above price  {human_usd(imb.short_above):>9}   (true: {human_usd(true_short)})",
@@ -332,6 +327,11 @@ def _cascade_line(c: CascadeResult) -> str:
     )
 
 
+def _span(a: Analysis) -> str:
+    """The range the analysis covers, as the charts' titles name it (``7d``)."""
+    return human_duration(analysis_span_ms(a))
+
+
 def _side(side: Side) -> str:
     return "long" if side is Side.LONG else "short"
 
@@ -340,7 +340,7 @@ def _summary_text(a: Analysis) -> str:
     imb = a.imbalance
     zone = max(a.zones, key=lambda z: z.notional, default=None)
     lines = [
-        f"{a.symbol} · {a.exchange_label} · {human_price(a.price)}",
+        f"{market_name(a.symbol)} · {a.exchange_label} · {_span(a)} · {human_price(a.price)}",
         f"Estimated: {human_usd(imb.short_above)} of short liquidations within "
         f"{imb.window:.0%} above price vs {human_usd(imb.long_below)} of longs below — "
         f"{imbalance_ratio(imb.short_above, imb.long_below)}.",

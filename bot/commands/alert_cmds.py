@@ -8,7 +8,9 @@ Who may change what a chat receives (/subscribe, /unsubscribe, /settings with ar
 
 The specs are therefore ``group_admin=True``, not ``admin=True`` (the registry would refuse
 private chats, and menus would hide them): adapters look up group-admin rights for them,
-and the handlers check ``ctx.is_group and not ctx.is_admin``. ``/alerts`` and a bare ``/settings`` only read, for anyone.
+and the handlers check ``ctx.is_group and not ctx.is_admin``. A refusal is a
+:class:`~bot.commands.spec.Refusal` (shown without a usage line); when the adapter could not
+look the rights up (``ctx.rights_unknown``) it says so and asks to try again. ``/alerts`` and a bare ``/settings`` only read, for anyone.
 
 Rule names are validated with a "did you mean" hint; ``all`` means every rule.
 """
@@ -21,10 +23,11 @@ from typing import Any, Final
 
 from bot.analysis.service import MarketService
 from bot.commands.parsing import parse_price, parse_symbol
-from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
+from bot.commands.spec import RIGHTS_UNCHECKED, ArgumentError, Call, CommandSpec, Param, Refusal
 from bot.config.settings import AlertSettings
 from bot.notify.alerts import RULE_NAMES, RULES, rule_params
 from bot.reply import Reply
+from bot.state.followups import FOLLOWUP_SETTING
 from bot.state.subscriptions import ALL_RULES, ChatSetting, Mode, Subscriptions
 
 __all__ = [
@@ -33,10 +36,11 @@ __all__ = [
     "MANAGE_SERVER_ONLY",
     "AlertCommands",
     "parse_rule",
+    "typed_threshold",
 ]
 
 #: Templates the replies and pushed alerts of this module name.
-ALERT_TEMPLATE_NAMES: Final = ("subscribe", "alerts", "settings", "alert")
+ALERT_TEMPLATE_NAMES: Final = ("subscribe", "alerts", "settings", "alert", "comeback", "followup")
 GROUP_ADMIN_ONLY: Final = "Only admins of this group can change its alerts."
 #: the same refusal on Discord, where the right is the Manage Server permission
 MANAGE_SERVER_ONLY: Final = "Only members with Manage Server can change this server's alerts."
@@ -64,6 +68,17 @@ def parse_rule(token: str, *, allow_all: bool = True) -> str:
 
 def _threshold_kind(rule: str) -> str:
     return _THRESHOLD_KIND.get(RULES[rule].threshold, _THRESHOLD_KIND_DEFAULT)
+
+
+def typed_threshold(rule: str, value: float) -> str:
+    """``value`` as a user would type it for ``rule`` (what :func:`parse_threshold` reads back):
+    ``8``, ``0.5%``, ``2500000``."""
+    kind = _threshold_kind(rule)
+    if kind == "pct":
+        return f"{value * 100:g}%"
+    if kind == "usd":
+        return f"{value:.0f}"
+    return f"{value:g}"
 
 
 def parse_threshold(rule: str, token: str) -> float:
@@ -155,11 +170,21 @@ class AlertCommands:
                 "settings",
                 "Alert rules of this chat: on, silent or off, and thresholds",
                 (
-                    Param("rule", "choice", choices=RULE_NAMES, help="the rule to change"),
+                    Param(
+                        "rule",
+                        "choice",
+                        choices=(*RULE_NAMES, FOLLOWUP_SETTING),
+                        help="the rule to change, or followups (replies to cluster alerts)",
+                    ),
                     Param("mode", "choice", choices=_MODES, help="on, silent or off"),
                     Param("threshold", "text", help="its threshold, e.g. 8, 0.5% or $2.5M"),
                 ),
-                examples=("settings", "settings imbalance silent", "settings imbalance on 8"),
+                examples=(  # the first is the one /help and error replies show
+                    "settings imbalance silent",
+                    "settings imbalance on 8",
+                    "settings followups off",
+                    "settings",
+                ),
                 group_admin=True,
                 handler=self.settings,
             ),
@@ -169,9 +194,11 @@ class AlertCommands:
 
     @staticmethod
     def _check_rights(call: Call) -> None:
-        if call.ctx.is_group and not call.ctx.is_admin:
-            discord = call.ctx.platform == "discord"
-            raise ArgumentError(MANAGE_SERVER_ONLY if discord else GROUP_ADMIN_ONLY)
+        ctx = call.ctx
+        if ctx.is_group and not ctx.is_admin:
+            if ctx.rights_unknown:  # the lookup failed: not a "no"
+                raise Refusal(RIGHTS_UNCHECKED)
+            raise Refusal(MANAGE_SERVER_ONLY if ctx.platform == "discord" else GROUP_ADMIN_ONLY)
 
     async def subscribe(self, call: Call) -> Reply:
         self._check_rights(call)
@@ -235,6 +262,8 @@ class AlertCommands:
         given_mode: str | None = call.args.get("mode")
         words = str(call.args.get("threshold") or "").split()
         changed: str | None = None
+        if rule is not None and given_mode is None and not words:
+            rule = None  # "/settings imbalance": nothing to change, show the rules
         if rule or given_mode or words:
             self._check_rights(call)
             if rule is None:
@@ -249,6 +278,10 @@ class AlertCommands:
                 if word.lower() in _MODES and given_mode is None:
                     given_mode = word.lower()
                     mode = _as_mode(given_mode)
+                elif changed == FOLLOWUP_SETTING:
+                    raise ArgumentError(
+                        "followups takes on, silent or off: /settings followups off."
+                    )
                 elif threshold is None:
                     threshold = parse_threshold(changed, word)
                 else:
@@ -259,7 +292,9 @@ class AlertCommands:
                 self.subs.set_setting, ctx.platform, ctx.chat_id, changed, mode, threshold
             )
         settings = await asyncio.to_thread(self.subs.settings, ctx.platform, ctx.chat_id)
-        return Reply("settings", {"rules": self._rule_rows(settings), "changed": changed})
+        followups = settings.get(FOLLOWUP_SETTING, ChatSetting(FOLLOWUP_SETTING)).mode
+        context = {"rules": self._rule_rows(settings), "changed": changed, "followups": followups}
+        return Reply("settings", {**context, "horizon_ms": self.defaults.followup_horizon})
 
     def _rule_rows(self, settings: dict[str, ChatSetting]) -> list[dict[str, Any]]:
         rows = []

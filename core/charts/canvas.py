@@ -30,7 +30,7 @@ from matplotlib.typing import LegendLocType
 from PIL import Image
 
 from core.charts.errors import ChartError
-from core.charts.format import human_duration
+from core.charts.format import human_duration, market_name
 from core.charts.style import Style
 from core.models import timeframe_ms
 from core.results import Analysis
@@ -209,12 +209,13 @@ def analysis_span_ms(a: Analysis) -> int:
 
 
 def display_symbol(symbol: str) -> str:
-    """``BTC/USDT`` for the ccxt perpetual ``BTC/USDT:USDT`` (the settle suffix is noise)."""
-    return symbol.split(":", 1)[0]
+    """The market as the text replies name it: ``BTC`` for the ccxt perpetual
+    ``BTC/USDT:USDT``, ``BTCUSDC`` for ``BTC/USDC:USDC`` (see :func:`market_name`)."""
+    return market_name(symbol)
 
 
 def title_text(a: Analysis) -> str:
-    """``BTC/USDT · binanceusdm · 7d`` (``aggregated`` across several exchanges)."""
+    """``BTC · binanceusdm · 7d`` (``aggregated`` across several exchanges)."""
     span = analysis_span_ms(a)
     parts = [display_symbol(a.symbol), a.exchange_label]
     if span > 0:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.charts import human_price, human_ratio, human_usd
-from core.charts.format import human_duration
+from core.charts.format import human_duration, imbalance_ratio, market_name
 
 
 def _parse_usd(text: str) -> float:
@@ -131,3 +131,41 @@ def test_human_duration() -> None:
     assert human_duration(3_600_000) == "1h"
     assert human_duration(36 * 3_600_000) == "36h"
     assert human_duration(45 * 60_000) == "45m"
+
+
+# --- issue 14: one imbalance formatter, heavy side first, sides named --------------------------
+
+
+@pytest.mark.parametrize(
+    ("short_above", "long_below", "shown"),
+    [
+        (14e9, 1e9, "14:1 shorts over longs"),
+        (149e6, 1.4e9, "9.4:1 longs over shorts"),  # the long-heavy demo read "9.3:1" before
+        (1e9, 1e9, "1:1 even"),
+        (5e8, 0.0, "∞:1 shorts over longs"),
+        (0.0, 5e8, "∞:1 longs over shorts"),
+        (0.0, 0.0, "n/a"),
+        (float("nan"), 1e9, "n/a"),
+        (-1.0, 1e9, "n/a"),
+    ],
+)
+def test_imbalance_ratio_reads_heavy_over_thin(
+    short_above: float, long_below: float, shown: str
+) -> None:
+    assert imbalance_ratio(short_above, long_below) == shown
+
+
+@given(st.floats(1e3, 1e12), st.floats(1e3, 1e12))
+@settings(max_examples=200)
+def test_imbalance_ratio_never_reads_below_one(short_above: float, long_below: float) -> None:
+    shown = imbalance_ratio(short_above, long_below)
+    number = shown.split(":")[0]
+    assert float(number.replace(",", "")) >= 1
+    heavy_short = short_above >= long_below
+    assert shown.endswith("even") or (("shorts over longs" in shown) == heavy_short)
+
+
+def test_market_name_is_what_traders_write() -> None:
+    assert market_name("BTC/USDT:USDT") == "BTC"
+    assert market_name("ETH/USDC:USDC") == "ETHUSDC"
+    assert market_name("BTC") == "BTC"

@@ -157,7 +157,7 @@ def _assert_dollars_literal(fig: Figure) -> None:
 def test_heatmap_labels(btc: Analysis) -> None:
     fig = build_heatmap_figure(btc)
     strings = _strings(fig)
-    assert "BTC/USDT · binanceusdm · 7d" in strings
+    assert "BTC · binanceusdm · 7d" in strings
     assert any("data 2026-11-24 12:00 UTC · liqwatch" in s for s in strings)
     assert any("clusters are magnets, not promises" in s for s in strings)
     assert human_price(btc.price) in strings

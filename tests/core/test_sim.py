@@ -13,7 +13,11 @@ from core.brackets import DEFAULT_BTCUSDT_BRACKETS, liquidation_price
 from core.models import FloatArray, MarketSeries, ModelError, Side
 from core.results import PriceGrid
 from core.sim import SCENARIOS, Scenario, SimMarket, simulate
-from core.sim_scenarios import DEFAULT_LEVERAGE_TIERS, DEFAULT_LEVERAGE_WEIGHTS
+from core.sim_scenarios import (
+    DEFAULT_LEVERAGE_TIERS,
+    DEFAULT_LEVERAGE_WEIGHTS,
+    SIM_LEVERAGED_SHARE,
+)
 
 SHORT_RUN = 400  # candles: enough for liquidations and cascades, fast enough for every test
 
@@ -39,6 +43,12 @@ def high_leverage() -> SimMarket:
     return simulate("high-leverage", seed=5, candles=SHORT_RUN)
 
 
+def accounts(m: SimMarket, published: FloatArray | None) -> FloatArray:
+    """A published quantity (open interest, volume) as the simulated accounts' own: the
+    published series include the mirrored, never-liquidated rest of the market."""
+    return filled(published) * m.scenario.leveraged_share
+
+
 def _arrays(m: SimMarket) -> dict[str, np.ndarray]:
     s = m.series
     out = {f: getattr(s, f) for f in ("open", "high", "low", "close", "volume")}
@@ -59,10 +69,10 @@ def check_invariants(m: SimMarket) -> None:
     """Every rule the issue states, checked on one run."""
     s, lg = m.series, m.ledger
     n = len(s)
-    # Open interest is the sum of open position quantities after every candle.
+    # Open interest is the sum of open position quantities after every candle (divided by
+    # the leveraged share: the rest of the market mirrors the accounts).
     direct = np.array([lg.quantities[lg.open_after(i)].sum() for i in range(n)])
-    assert s.open_interest is not None
-    np.testing.assert_allclose(s.open_interest, direct, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(accounts(m, s.open_interest), direct, rtol=1e-10, atol=0)
     # Liquidation prices are Binance isolated prices with brackets by each position's notional.
     expected = liquidation_price(
         lg.entries, lg.leverages, lg.sides.astype(float), lg.notionals, DEFAULT_BTCUSDT_BRACKETS
@@ -162,7 +172,8 @@ def test_series_derivatives_are_the_positions(balanced: SimMarket) -> None:
         pos = balanced.positions_at(i)
         longs, shorts = np.sum(pos.sides > 0), np.sum(pos.sides < 0)
         assert filled(s.long_short_ratio)[i] == pytest.approx(longs / shorts)
-        assert filled(s.open_interest)[i] == pytest.approx(pos.quantities.sum(), rel=1e-10)
+        oi = accounts(balanced, s.open_interest)[i]
+        assert oi == pytest.approx(pos.quantities.sum(), rel=1e-10)
     # New positions enter inside their candle's range.
     new = lg.opened_at >= 0
     assert np.all(lg.entries[new] >= s.low[lg.opened_at[new]])
@@ -208,9 +219,47 @@ def test_seed_scenario_has_a_short_wall_and_thin_longs(seed_week: SimMarket) -> 
     assert short_above > 5 * long_below > 0
     wall = truth.short[(c > price * 1.05) & (c <= price * 1.15)].sum()
     assert wall > 0.3 * truth.short[c > price].sum()  # a dense wall 5-15 % above
-    # OI in the billions of USDT, as for BTC
-    assert 2e9 < filled(seed_week.series.open_interest)[-1] * price < 2e10
+    # OI in the tens of billions of USDT, as for BTC across the market
+    assert 2e10 < filled(seed_week.series.open_interest)[-1] * price < 2e11
     assert len(seed_week.ledger) <= 150_000
+
+
+PLAIN = ("seed", "balanced", "long-heavy", "chop")
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_a_week_of_prints_is_a_fraction_of_open_interest(name: str) -> None:
+    """Issue 14: 7 days of prints exceeded open interest (ETH: $9.5B against $5.2B). On
+    real exchanges a day liquidates a few percent of open interest at most."""
+    m = simulate(name, seed=11, candles=2016)
+    s = m.series
+    oi_usd = filled(s.open_interest) * s.close
+    per_day = float(m.snapshot.prints.notionals.sum()) / 7 / float(oi_usd.mean())
+    assert per_day < 0.12, f"{name}: {per_day:.1%} of open interest liquidated a day"
+    if name in PLAIN:  # a plain week: 1-3 % a day
+        assert 0.003 < per_day < 0.035, f"{name}: {per_day:.1%} a day"
+    # volume stays a market's: once to a few times open interest a day (the churning
+    # scenarios turn their book over several times a day)
+    volume_per_day = float((s.volume * s.close).sum()) / 7 / float(oi_usd.mean())
+    assert 0.5 < volume_per_day < (4 if name in PLAIN else 15)
+
+
+def test_the_leveraged_share_scales_what_is_published_only() -> None:
+    whole = dataclasses.replace(SCENARIOS["balanced"], leveraged_share=1.0)
+    a = simulate(whole, seed=3, candles=SHORT_RUN)
+    b = simulate("balanced", seed=3, candles=SHORT_RUN)
+    assert b.scenario.leveraged_share == SIM_LEVERAGED_SHARE == 0.1
+    for name in ("open", "high", "low", "close"):  # the same market ...
+        np.testing.assert_array_equal(getattr(a.series, name), getattr(b.series, name))
+    np.testing.assert_array_equal(a.snapshot.prints.notionals, b.snapshot.prints.notionals)
+    np.testing.assert_array_equal(a.ledger.notionals, b.ledger.notionals)
+    for field in ("open_interest", "volume", "taker_buy_volume"):  # ... ten times the size
+        ratio = filled(getattr(b.series, field)) / filled(getattr(a.series, field))
+        np.testing.assert_allclose(ratio[np.isfinite(ratio)], 10.0, rtol=1e-12)
+    for field in ("funding_rate", "long_short_ratio"):  # proportions are the accounts'
+        np.testing.assert_array_equal(getattr(a.series, field), getattr(b.series, field))
+    with pytest.raises(ModelError, match="leveraged_share"):
+        Scenario("bad", "x", leveraged_share=0.0)
 
 
 def test_true_map_bins_the_open_positions(balanced: SimMarket) -> None:
@@ -314,7 +363,8 @@ def test_the_models_world_is_reproduced_bit_for_bit(seed_week: SimMarket) -> Non
     s = seed_week.series
     assert len(seed_week.ledger) == 105_909
     assert s.close[-1] == pytest.approx(92_740.55360343, rel=1e-12)
-    assert filled(s.open_interest)[-1] == pytest.approx(72_945.19889559, rel=1e-12)
+    # the accounts' open interest (published: / the leveraged share)
+    assert accounts(seed_week, s.open_interest)[-1] == pytest.approx(72_945.19889559, rel=1e-12)
     # new fields at their defaults change nothing, at any candle length
     for name in MODEL_WORLD:
         plain = SCENARIOS[name]
@@ -376,12 +426,12 @@ def test_leaning_background_volume_overstates_the_opened_side() -> None:
     net_opened = 2 * longs - opened
     for m, lo, hi in ((lean, 4.0, 10.0), (flat, 0.5, 2.0)):
         s = m.series
-        net = 2 * filled(s.taker_buy_volume) - s.volume
+        net = 2 * accounts(m, s.taker_buy_volume) - accounts(m, s.volume)
         slope = float(net @ net_opened / (net_opened @ net_opened))
         assert lo < slope < hi, (m.scenario.background_lean, slope)
     closes, _ = _voluntary_closes(lean)
     forced = lean.ledger.quantities[lean.ledger.forced].sum()
-    background = lean.series.volume.sum() - opened.sum() - closes.sum() - forced
+    background = accounts(lean, lean.series.volume).sum() - opened.sum() - closes.sum() - forced
     assert 2.5 < background / opened.sum() < 3.5
 
 
@@ -395,15 +445,19 @@ def test_passive_closes_make_no_taker_trade() -> None:
         _same_market(m, runs[1.0])
     closes, short_closes = _voluntary_closes(runs[1.0])
     assert closes.sum() > 0.2 * _opened(runs[1.0])[0].sum()
-    none, some, every = runs[0.0].series, runs[scn.close_taker_share].series, runs[1.0].series
+    none, some, every = (
+        accounts(runs[c], runs[c].series.volume) for c in (0.0, scn.close_taker_share, 1.0)
+    )
     # with no taker closes, closes add nothing to volume or taker buys ...
-    np.testing.assert_allclose(every.volume - none.volume, closes, rtol=1e-9, atol=1e-9)
-    taker_gap = filled(every.taker_buy_volume) - filled(none.taker_buy_volume)
+    np.testing.assert_allclose(every - none, closes, rtol=1e-9, atol=1e-9)
+    taker_gap = accounts(runs[1.0], runs[1.0].series.taker_buy_volume) - accounts(
+        runs[0.0], runs[0.0].series.taker_buy_volume
+    )
     np.testing.assert_allclose(taker_gap, short_closes, rtol=1e-9, atol=1e-9)
     # ... and the scenario's mix has about its share of closes as taker trades
-    extra = (some.volume - none.volume).sum() / closes.sum()
+    extra = (some - none).sum() / closes.sum()
     assert extra == pytest.approx(scn.close_taker_share, abs=0.05)
-    assert np.all(some.volume <= every.volume + 1e-9) and np.all(some.volume >= none.volume - 1e-9)
+    assert np.all(some <= every + 1e-9) and np.all(some >= none - 1e-9)
 
 
 @pytest.mark.parametrize("name", ["light-leverage", "heavy-leverage", "mid-leverage"])

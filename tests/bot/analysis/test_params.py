@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.analysis.params import analysis_params, engine_params, model_block, params_summary
 from bot.config.settings import ModelSettings, load_settings
 from core.levels import EngineParams, LeverageTiers
+from core.sim_scenarios import SIM_LEVERAGED_SHARE
 from tests.paths import REPO_ROOT
 
 
@@ -71,7 +72,7 @@ def test_the_summary_names_what_a_reader_needs() -> None:
 
 
 def test_the_synthetic_market_is_all_leveraged_unless_told_otherwise() -> None:
-    assert engine_params(ModelSettings(), synthetic=True).leveraged_share == 1.0
+    assert engine_params(ModelSettings(), synthetic=True).leveraged_share == SIM_LEVERAGED_SHARE
     assert engine_params(ModelSettings()).leveraged_share == EngineParams().leveraged_share
     told = ModelSettings(leveraged_share=0.5)
     assert engine_params(told, synthetic=True).leveraged_share == 0.5

@@ -138,9 +138,7 @@ def test_params_file_settings_are_used(
     assert json.loads((out / "score.json").read_text())["lookback_candles"] == 48
     bad = tmp_path / "bad.toml"
     bad.write_text("[model]\nhalf_life_hours = -1\n")
-    with pytest.raises(SystemExit) as exit_:
-        main(["backtest", str(folder), "--params", str(bad)])
-    assert exit_.value.code == 2
+    assert main(["backtest", str(folder), "--params", str(bad)]) == 2
     assert "model.half_life_hours" in capsys.readouterr().err
 
 

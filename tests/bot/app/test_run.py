@@ -95,6 +95,19 @@ async def _exit_code(proc: subprocess.Popen[bytes], within: float) -> int:
     raise AssertionError(f"the bot did not exit within {within} s")
 
 
+async def _reply_containing(fake: FakeTelegram, needle: str, within: float) -> str:
+    """The text of the next sendMessage containing ``needle`` (an alert or a thread post
+    of the running bot may come first)."""
+    seen = len(fake.calls)
+    async with asyncio.timeout(within):
+        while True:
+            for call in fake.calls[seen:]:
+                text = str(call.params.get("text"))
+                if call.method == "sendmessage" and call.ok and needle in text:
+                    return text
+            await asyncio.sleep(0.05)
+
+
 def _alerts(fake: FakeTelegram) -> list[str]:
     sent = [*fake.calls_of("sendPhoto"), *fake.calls_of("sendMessage")]
     texts = [str(c.params.get("caption") or c.params.get("text") or "") for c in sent]
@@ -139,6 +152,10 @@ async def test_run_answers_alerts_and_stops_gracefully(tmp_path: Path) -> None:
             assert await _exit_code(proc, within=30) == 0
     text = log.read_text()
     assert "liqwatch stopped" in text
+    # the first minutes: each market's backfill as a progress bar, then "ready"
+    assert "backfill [########################] 1/1 markets · sim BTC: 2,016 candles (7d)" in text
+    assert "ready: 1 market(s) backfilled in" in text
+    assert text.index("liqwatch is running") < text.index("backfill [") < text.index("ready:")
     assert TOKEN not in text, "the bot token leaked into the log"
     assert TOKEN.split(":")[1] not in text
 
@@ -161,12 +178,47 @@ async def test_sigkill_and_restart_lose_nothing_and_repeat_nothing(tmp_path: Pat
         with _bot(config, log) as proc:
             await fake.wait_for("setMyCommands", within=60)
             fake.inject_command("/alerts", chat_id=CHAT)
-            listing = (await fake.wait_for("sendMessage", within=30))[0]
-            assert "BTC" in str(listing.params.get("text")), "the subscription was lost"
+            listing = await _reply_containing(fake, "Alerts in this chat", within=30)
+            assert "• BTC: imbalance" in listing, "the subscription was lost"
             await asyncio.sleep(4)  # several scheduler cycles after the restart
             assert len(_alerts(fake)) == 1, "an alert was sent twice"
             proc.send_signal(signal.SIGTERM)
             assert await _exit_code(proc, within=30) == 0
+
+
+async def test_a_second_run_on_the_same_storage_is_refused(tmp_path: Path) -> None:
+    """Issue 14: one clear line, exit 2, and the first bot keeps running and answering."""
+    log = tmp_path / "bot.log"
+    async with _fake() as fake:
+        config = _config(tmp_path, fake)
+        with _bot(config, log) as first:
+            await fake.wait_for("setMyCommands", within=60)
+            db = tmp_path / "state.sqlite3"
+            before = db.stat().st_size
+            env = {**os.environ, "LIQWATCH__TELEGRAM__TOKEN": TOKEN, "MPLBACKEND": "agg"}
+            second = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "bot.app.cli", "run", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=env,
+                cwd=REPO_ROOT,
+                check=False,
+            )
+            assert second.returncode == 2
+            assert "Traceback" not in second.stderr
+            assert second.stderr.strip().splitlines() == [
+                f"liqwatch run: storage.path {db} is in use by another liqwatch "
+                f"(pid {first.pid}, liqwatch run): stop that one first, or give this one "
+                "its own storage.path"
+            ]
+            assert first.poll() is None
+            fake.inject_command("/status", chat_id=CHAT)
+            assert "Data status" in await _reply_containing(fake, "Data status", within=30)
+            assert db.stat().st_size >= before
+            first.send_signal(signal.SIGTERM)
+            assert await _exit_code(first, within=30) == 0
 
 
 async def test_run_on_a_live_exchange_source_with_no_network(
@@ -200,8 +252,7 @@ level = "INFO"
         with _bot(config, log) as proc:
             await fake.wait_for("setMyCommands", within=60)
             fake.inject_command("/status", chat_id=CHAT)
-            status = (await fake.wait_for("sendMessage", within=30))[0]
-            assert "Data status" in str(status.params.get("text"))
+            assert "Data status" in await _reply_containing(fake, "Data status", within=30)
             assert fake_exchange.requests["/fapi/v1/exchangeInfo"] >= 1  # markets loaded
             proc.send_signal(signal.SIGTERM)
             assert await _exit_code(proc, within=30) == 0

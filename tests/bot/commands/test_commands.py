@@ -55,6 +55,7 @@ async def test_help_lists_every_command_with_usage_and_example() -> None:
         "imbalance",
         "levels",
         "cascade",
+        "accuracy",
     }
     assert all(len(summary) <= 100 for _, summary in commands.menu())
 
