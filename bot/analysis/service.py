@@ -10,7 +10,8 @@ Commands, alerts and threads all come through :class:`MarketService`:
 2. **Brackets.** Each venue's maintenance-margin brackets for the market are asked for once
    (before its first analysis) and remembered — ``None`` too, so a venue without public
    brackets is not asked again; those venues, and one that is briefly unreachable (asked
-   again next time), are estimated with the engine's default table.
+   again next time), are estimated with the engine's default table
+   (:class:`~bot.analysis.brackets.BracketBook`).
 3. **Analysis** (numpy), **rendering** (matplotlib) and every store call (SQLite) run in
    worker threads (:func:`asyncio.to_thread`), never on the event loop.
 4. **Coalescing cache.** Analyses and charts are keyed by what determines them — kind,
@@ -19,7 +20,9 @@ Commands, alerts and threads all come through :class:`MarketService`:
    from a small LRU until a new candle arrives (:class:`~bot.analysis.render_cache.CoalescingCache`).
 
 The heavy functions sit behind :class:`Engine` (default :class:`CoreEngine`: the real
-``core.analysis`` and ``core.charts``) so the orchestration is testable on its own.
+``core.analysis`` and ``core.charts``) so the orchestration is testable on its own. What
+the service returns (:class:`~bot.analysis.market_view.MarketView`,
+:class:`~bot.analysis.market_view.Chart`) and reads is in :mod:`bot.analysis.market_view`.
 """
 
 from __future__ import annotations
@@ -28,108 +31,35 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from bot.analysis.brackets import BracketBook
 from bot.analysis.engine import CoreEngine, Engine
+from bot.analysis.market_view import (
+    Chart,
+    MarketView,
+    NoMarketData,
+    RefreshFn,
+    SeriesStore,
+    data_age_note,
+)
 from bot.analysis.render_cache import CoalescingCache
-from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarketError, UnknownSymbol
+from bot.market.errors import MarketError, TemporaryMarketError, UnknownSymbol
 from bot.market.port import MarketSource
 from bot.reply import ChartKind, Range
 from core.brackets import Brackets
 from core.charts.format import human_duration
-from core.models import (
-    LiquidationPrints,
-    MarketSeries,
-    ModelError,
-    OrderBook,
-    Snapshot,
-    timeframe_ms,
-)
+from core.models import Snapshot, timeframe_ms
 from core.results import Analysis
 
-__all__ = [
-    "Chart",
-    "CoreEngine",
-    "Engine",
-    "MarketService",
-    "MarketView",
-    "NoMarketData",
-    "RefreshFn",
-    "SeriesStore",
-    "data_age_note",
-]
+__all__ = ["CoreEngine", "Engine", "MarketService"]
 
 log = logging.getLogger(__name__)
 
 
 #: a range less than this fraction covered by candles gets an "only … of data" note
 _SHORT_HISTORY = 0.9
-
-
-class NoMarketData(PermanentMarketError):
-    """Nothing is stored for the market yet and it could not be fetched."""
-
-
-class SeriesStore(Protocol):
-    """The part of :class:`bot.state.store.Store` the service reads."""
-
-    def last_candle_time(self, exchange: str, symbol: str, timeframe: str) -> int | None: ...
-
-    def load_series(
-        self,
-        exchange: str,
-        symbol: str,
-        timeframe: str,
-        since: int | None = None,
-        until: int | None = None,
-    ) -> MarketSeries | None: ...
-
-    def load_book(self, exchange: str, symbol: str) -> OrderBook | None: ...
-
-    def load_prints(
-        self, exchange: str, symbol: str, since: int | None = None, until: int | None = None
-    ) -> LiquidationPrints: ...
-
-    def market_status(self) -> Sequence[Any]: ...
-
-
-#: ``refresh_series(source, store, symbol, timeframe, lookback_ms, now_ms)``
-RefreshFn = Callable[[MarketSource, Any, str, str, int, int], Awaitable[object]]
-
-
-@dataclass(frozen=True, eq=False)
-class MarketView:
-    """An analysis with what the reader must know about its data."""
-
-    analysis: Analysis
-    symbol: str
-    exchanges: tuple[str, ...]
-    range: Range
-    #: freshness caveats, e.g. "data 14 min old — bybit unreachable"
-    notes: tuple[str, ...]
-    #: (exchange, last candle time) per market: the cache's data version
-    version: tuple[tuple[str, int], ...]
-    #: exchanges whose brackets could not be fetched yet (estimated with the default table;
-    #: part of the cache keys, so the analysis is redone once they are known)
-    brackets_pending: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class Chart:
-    """A rendered PNG and the view it was drawn from."""
-
-    kind: ChartKind
-    png: bytes
-    view: MarketView
-
-
-def data_age_note(age_ms: int, exchange: str, reason: str = "unreachable") -> str:
-    """``"data 14 min old — bybit unreachable"``."""
-    minutes = max(0, age_ms) // 60_000
-    age = f"{minutes} min" if minutes < 120 else human_duration(age_ms)
-    return f"data {age} old — {exchange} {reason}"
 
 
 def _wall_ms() -> int:
@@ -174,13 +104,10 @@ class MarketService:
         self._failed: dict[tuple[str, str], tuple[int, str]] = {}
         self._analyses: CoalescingCache[Analysis] = CoalescingCache(cache_entries)
         self._charts: CoalescingCache[tuple[Analysis, bytes]] = CoalescingCache(cache_entries)
-        #: (exchange, symbol) → the venue's brackets, or None (not public: the default table)
-        self._brackets: dict[tuple[str, str], Brackets | None] = {}
-        self._bracket_fetches: CoalescingCache[Brackets | None] = CoalescingCache(max_entries=0)
-        #: markets whose bracket fetch failed for now (logged once, asked again)
-        self._bracket_retries: set[tuple[str, str]] = set()
-        #: (exchange, symbol) → not before (ms): brackets briefly unreachable
-        self._bracket_retry_at: dict[tuple[str, str], int] = {}
+        #: each market's brackets, asked for once before its first analysis
+        self._brackets = BracketBook(
+            self.sources, clock=lambda: self.clock(), retry_after_ms=refresh_every_ms
+        )
 
     # --- counters (tests and bench read them) ------------------------------------------
 
@@ -308,7 +235,7 @@ class MarketService:
         notes = tuple(note for _, note in fresh if note) + tuple(
             f"{ex}: no data yet (unreachable)" for ex in missing
         )
-        pending = tuple(ex for ex in exchanges if (ex, symbol) not in self._brackets)
+        pending = tuple(ex for ex in exchanges if not self._brackets.known(ex, symbol))
         key = ("analysis", symbol, range_.label, exchanges, version, pending)
         analysis = await self._analyses.get(
             key, lambda: self._analyze(symbol, range_, version, brackets)
@@ -326,40 +253,7 @@ class MarketService:
         unreachable is left out now and asked again after a refresh interval; one that fails
         otherwise is left out for good. Left-out exchanges are estimated with the default table.
         """
-        found = await asyncio.gather(*(self._market_brackets(ex, symbol) for ex in exchanges))
-        return {ex: b for ex, b in zip(exchanges, found, strict=True) if b is not None}
-
-    async def _market_brackets(self, exchange: str, symbol: str) -> Brackets | None:
-        market = (exchange, symbol)
-        if market in self._brackets:
-            return self._brackets[market]
-        if self.clock() < self._bracket_retry_at.get(market, 0):
-            return None  # briefly unreachable: not asked again within a refresh interval
-
-        async def ask() -> Brackets | None:
-            try:
-                found = await self.sources[exchange].fetch_brackets(symbol)
-            except TemporaryMarketError as exc:
-                self._bracket_retry_at[market] = self.clock() + self.refresh_every_ms
-                if market not in self._bracket_retries:  # log the first miss only
-                    self._bracket_retries.add(market)
-                    log.info("%s %s: brackets unavailable (%s); default table", *market, exc)
-                return None  # not remembered: asked again next time
-            except (MarketError, ModelError) as exc:
-                found = None
-                log.info("%s %s: brackets unusable (%s); default table", *market, exc)
-            except Exception:
-                found = None
-                log.warning(
-                    "%s %s: fetching brackets failed; default table", *market, exc_info=True
-                )
-            else:
-                if found is None:
-                    log.info("%s %s: brackets not public; default table", *market)
-            self._brackets[market] = found
-            return found
-
-        return await self._bracket_fetches.get(("brackets", exchange, symbol), ask)
+        return await self._brackets.get(symbol, exchanges)
 
     def _coverage_ms(self, analysis: Analysis) -> int:
         """Time spanned by the analysed candles (their count × the candle length)."""

@@ -31,8 +31,8 @@ async def serve_bot(settings: Settings, store: Store) -> int:
     from bot.app.backfill import BackfillLog, expected_markets
     from bot.app.runtime import Component, interruptible_sleep, serve
     from bot.commands.catalog import build_commands, defaults_from_settings
-    from bot.commands.parsing import range_for_ms
     from bot.commands.throttle import Throttle
+    from bot.commands.values import range_for_ms
     from bot.notify.autopost import AutoPoster
     from bot.notify.retry import DeliveryStats
     from bot.notify.scheduler import Scheduler

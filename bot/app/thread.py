@@ -14,8 +14,8 @@ from bot.analysis.params import analysis_params
 from bot.analysis.service import CoreEngine, MarketService
 from bot.app.compose import build_service, build_sources
 from bot.app.failures import Failure
-from bot.commands.parsing import parse_exchange, parse_range
 from bot.commands.spec import ArgumentError
+from bot.commands.values import parse_exchange, parse_range
 from bot.config.settings import ModelSettings
 from bot.market.errors import MarketError, UnknownSymbol
 from bot.market.port import MarketSource

@@ -22,8 +22,8 @@ import difflib
 from typing import Any, Final
 
 from bot.analysis.service import MarketService
-from bot.commands.parsing import parse_price, parse_symbol
 from bot.commands.spec import RIGHTS_UNCHECKED, ArgumentError, Call, CommandSpec, Param, Refusal
+from bot.commands.values import parse_price, parse_symbol
 from bot.config.settings import AlertSettings
 from bot.notify.alerts import RULE_NAMES, RULES, rule_params
 from bot.reply import Reply

@@ -11,9 +11,9 @@ from bot.commands.comeback import Comeback
 from bot.commands.delivery_status import DeliveryReport
 from bot.commands.info_cmds import InfoCommands
 from bot.commands.market_cmds import CommandDefaults, MarketCommands
-from bot.commands.parsing import range_for_ms
 from bot.commands.registry import Commands
 from bot.commands.throttle import Throttle
+from bot.commands.values import range_for_ms
 from bot.notify.retry import DeliveryStats
 from bot.state.gone import GoneChats
 from bot.state.subscriptions import Subscriptions

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.analysis.service import MarketService, MarketView
-from bot.commands.parsing import check_price_bounds, price_as_typed
+from bot.analysis.market_view import MarketView
+from bot.analysis.service import MarketService
 from bot.commands.spec import ArgumentError, Call, CommandSpec, Param
+from bot.commands.values import check_price_bounds, price_as_typed
 from bot.market.errors import UnknownSymbol
 from bot.reply import RANGES, Button, ChartKind, Image, Range, Reply
 from core.charts.canvas import analysis_span_ms

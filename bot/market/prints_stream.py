@@ -3,48 +3,14 @@
 No REST endpoint gives public liquidations any more (see :mod:`bot.market.exchanges`), so
 :class:`PrintsWatcher` keeps ``watch_liquidations`` subscriptions open and hands batches of
 :class:`core.models.LiquidationPrints` to a sink. What ccxt.pro (4.5) subscribes to, what
-arrives, and what the ``side`` it reports means — it is *not* the same thing everywhere:
+arrives, and what the ``side`` it reports means (it is *not* the same thing everywhere) is
+in :mod:`bot.market.prints_parse`, which normalises each liquidation.
 
-binanceusdm — ``{"method":"SUBSCRIBE","params":["btcusdt@forceOrder"],"id":1}`` on
-``…/market/ws/<n>`` (one subscription for all symbols)::
-
-    {"e":"forceOrder","E":1698871323061,"o":{"s":"BTCUSDT","S":"BUY","o":"LIMIT","f":"IOC",
-     "q":"1.437","p":"35100.81","ap":"34959.70","X":"FILLED","l":"1.437","z":"1.437",
-     "T":1698871323059}}
-
-  ``S`` is the liquidation ORDER's side: SELL closes a long → :attr:`Side.LONG`. ccxt:
-  price = ``ap`` (average fill), contracts = ``l`` (base units), timestamp = ``T``.
-
-bybit — ``{"op":"subscribe","req_id":1,"args":["allLiquidation.BTCUSDT"]}`` on
-``/v5/public/linear`` (one topic per symbol; ccxt has no multi-symbol watch)::
-
-    {"topic":"allLiquidation.ROSEUSDT","type":"snapshot","ts":1739502303204,
-     "data":[{"T":1739502302929,"s":"ROSEUSDT","S":"Sell","v":"20000","p":"0.04499"}]}
-
-  ``S`` is the liquidated POSITION's side (Bybit docs: "Buy … a long position has been
-  liquidated"): Buy → :attr:`Side.LONG`. Price ``p`` is the bankruptcy price; ``v`` base.
-
-okx — ``{"op":"subscribe","args":[{"channel":"liquidation-orders","instType":"SWAP"}]}`` on
-``/ws/v5/public`` (every SWAP instrument; we keep our symbols)::
-
-    {"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{
-     "bkLoss":"0","bkPx":"0.007831","ccy":"","posSide":"short","side":"buy","sz":"13",
-     "ts":"1692266434010"}],"instFamily":"IOST-USDT","instId":"IOST-USDT-SWAP",
-     "instType":"SWAP","uly":"IOST-USDT"}]}
-
-  ``side`` is the ORDER side (buy closes a short), ``posSide`` the position: we use
-  ``posSide`` when it says long/short, else the opposite of ``side``. ``sz`` counts
-  contracts (× ``ctVal``, the market's ``contractSize``); price ``bkPx`` is the bankruptcy
-  price. ccxt parses only ``details[0]`` and loses ``contractSize`` (see
-  :func:`prints_from_liquidation`); we read every detail from ``info`` and take the size
-  from the loaded markets.
-
-Notional = price × base amount, in quote currency. Every parsed liquidation is caught by a
-tap on ccxt's liquidation cache (``exchange.liquidations``), not taken from what ``watch_*``
-returns: ccxt resolves a watch future once per wake-up, so a burst of frames read in one
-go would otherwise lose all but the first. Errors are translated (:mod:`bot.market.ccxt_errors`)
-and the watch is re-entered after a full-jitter backoff (:class:`RetryPolicy`), which makes
-ccxt dial and subscribe again.
+Every parsed liquidation is caught by a tap on ccxt's liquidation cache
+(``exchange.liquidations``), not taken from what ``watch_*`` returns: ccxt resolves a watch
+future once per wake-up, so a burst of frames read in one go would otherwise lose all but
+the first. Errors are translated (:mod:`bot.market.ccxt_errors`) and the watch is re-entered
+after a full-jitter backoff (:class:`RetryPolicy`), which makes ccxt dial and subscribe again.
 """
 
 from __future__ import annotations
@@ -56,10 +22,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import ccxt.pro as ccxt_pro
-import numpy as np
 from ccxt.async_support.base.ws.cache import ArrayCache
 
 from bot.market.ccxt_errors import translate_ccxt
@@ -67,17 +32,11 @@ from bot.market.ccxt_source import rewrite_api_urls
 from bot.market.errors import MarketError, PermanentMarketError, TemporaryMarketError
 from bot.market.exchanges import profile_for
 from bot.market.port import SymbolIndex
+from bot.market.prints_parse import PrintRow, batch_prints, prints_from_liquidation
 from bot.market.retry import RetryPolicy, retry
-from core.models import LiquidationPrints, Side
+from core.models import LiquidationPrints
 
-__all__ = [
-    "PrintRow",
-    "PrintsSink",
-    "PrintsWatcher",
-    "StreamStatus",
-    "prints_from_liquidation",
-    "rewrite_ws_urls",
-]
+__all__ = ["PrintsSink", "PrintsWatcher", "StreamStatus", "rewrite_ws_urls"]
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +45,6 @@ PrintsSink = Callable[[str, str, LiquidationPrints], Awaitable[None]]
 
 _WS_ORIGIN = re.compile(r"^wss?://[^/]+")
 _MARKET_TYPES = {"binanceusdm": ["linear"], "bybit": ["linear"], "okx": ["swap"]}
-#: Does ccxt's ``side`` name the liquidated position (True) or the closing order (False)?
-_SIDE_IS_POSITION = {"binanceusdm": False, "bybit": True, "okx": False}
-
-
-class PrintRow(NamedTuple):
-    """One normalised liquidation: unified symbol, ms time, liquidated side, price, notional."""
-
-    symbol: str
-    time: int
-    side: Side
-    price: float
-    notional: float
 
 
 @dataclass(frozen=True)
@@ -121,73 +68,6 @@ def rewrite_ws_urls(ws: Any, base_url: str) -> Any:
     if isinstance(ws, Mapping):
         return {key: rewrite_ws_urls(value, base_url) for key, value in ws.items()}
     return ws
-
-
-def _side(exchange_id: str, side: object, position: object = None) -> Side | None:
-    if position in ("long", "short"):
-        return Side.LONG if position == "long" else Side.SHORT
-    text = str(side).lower()
-    if text not in ("buy", "sell"):
-        return None
-    closes_long = text == "sell"
-    if _SIDE_IS_POSITION[exchange_id]:
-        closes_long = not closes_long
-    return Side.LONG if closes_long else Side.SHORT
-
-
-def _row(
-    symbol: str, side: Side | None, time_ms: object, price: object, base: float
-) -> PrintRow | None:
-    try:
-        t, p = int(str(time_ms)), float(str(price))
-    except ValueError:
-        return None
-    if side is None or not p > 0 or not base >= 0 or not np.isfinite(p * base):
-        return None
-    return PrintRow(symbol, t, side, p, p * base)
-
-
-def prints_from_liquidation(
-    exchange_id: str, liquidation: Mapping[str, Any], contract_size: float | None = None
-) -> list[PrintRow]:
-    """Normalise one ccxt liquidation structure; rows it cannot read are left out (logged).
-
-    ``contract_size`` is the market's base units per contract; pass it from the loaded
-    markets: ccxt 4.5's WS parsers call ``safe_liquidation`` without the market, which
-    resets ``contractSize`` (and ``baseValue``/``quoteValue``) to ``None``.
-    """
-    symbol = str(liquidation.get("symbol"))
-    size = float(contract_size or liquidation.get("contractSize") or 1.0)
-    info = liquidation.get("info") or {}
-    details = info.get("details") if exchange_id == "okx" else None
-    rows: list[PrintRow | None] = []
-    try:
-        if isinstance(details, list) and details:
-            for d in details:
-                side = _side(exchange_id, d.get("side"), d.get("posSide"))
-                rows.append(_row(symbol, side, d.get("ts"), d.get("bkPx"), float(d["sz"]) * size))
-        else:
-            side = _side(exchange_id, liquidation.get("side"))
-            contracts = float(liquidation["contracts"])
-            price = liquidation.get("price")
-            rows.append(_row(symbol, side, liquidation.get("timestamp"), price, contracts * size))
-    except (AttributeError, KeyError, TypeError, ValueError):
-        rows.append(None)
-    good = [r for r in rows if r is not None]
-    if len(good) < len(rows):
-        log.warning("%s: unreadable liquidation left out: %r", exchange_id, info or liquidation)
-    return good
-
-
-def _batch(rows: Sequence[PrintRow]) -> LiquidationPrints:
-    order = np.argsort(np.array([r.time for r in rows], dtype=np.int64), kind="stable")
-    picked = [rows[i] for i in order]
-    return LiquidationPrints(
-        times=np.array([r.time for r in picked], dtype=np.int64),
-        sides=np.array([int(r.side) for r in picked], dtype=np.int8),
-        prices=np.array([r.price for r in picked], dtype=np.float64),
-        notionals=np.array([r.notional for r in picked], dtype=np.float64),
-    )
 
 
 class _Tap(ArrayCache):  # type: ignore[misc]  # ccxt is untyped
@@ -422,6 +302,6 @@ class PrintsWatcher:
             if not rows:
                 continue
             try:
-                await self._sink(self.name, symbol, _batch(rows))
+                await self._sink(self.name, symbol, batch_prints(rows))
             except Exception:
                 log.exception("%s: saving %d prints of %s failed", self.name, len(rows), symbol)

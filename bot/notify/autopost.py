@@ -12,16 +12,14 @@ when this channel never had one). ``at``: due when one of the times of day (UTC)
 since the last thread — or since the process started, for a channel that never had one.
 
 **Material change.** With ``only_on_change`` a due slot is skipped unless the structure
-moved since the last *posted* thread (:func:`material_change`): the heavy side flipped; the
-imbalance ratio moved by ≥ ``min_change`` (relative: 0.25 = from 4:1 to 5:1 or 3:1; an
-empty thin side counts as a ratio of ∞, and going from finite to ∞ or back is material);
-the top cluster (largest notional) or the main danger zone (largest notional on the heavy
-side; either bound) moved by ≥ ``min_level_move`` of price, or appeared or vanished.
+moved since the last *posted* thread (:func:`~bot.notify.thread_record.material_change`,
+which says what counts).
 
 **At most once.** A thread is recorded (:meth:`~bot.state.subscriptions.Subscriptions.record_thread`,
-with the :class:`Fingerprint` of what it told) *before* it is posted, like the scheduler
-claims an alert before sending it: a crash mid-post never posts it twice. The fingerprint
-travels as JSON in the record's ``title`` column. Delivery errors: ``ChatGone`` disables the
+with the :class:`~bot.notify.thread_record.Fingerprint` of what it told) *before* it is
+posted, like the scheduler claims an alert before sending it: a crash mid-post never posts
+it twice. The fingerprint travels as JSON in the record's ``title`` column
+(:mod:`bot.notify.thread_record`). Delivery errors: ``ChatGone`` disables the
 channel for this process (loudly; the configuration is left alone); ``ChatMoved`` posts to
 the new id for this process and asks for the configuration to be updated; a temporary error
 is retried on the next cycles (up to :data:`MAX_ATTEMPTS` in all); a permanent one is logged.
@@ -31,14 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Final, cast
 
-from bot.analysis.service import MarketService, MarketView
+from bot.analysis.market_view import MarketView
+from bot.analysis.service import MarketService
 from bot.config.settings import ThreadChannelSettings
 from bot.market.errors import MarketError
 from bot.notify.outlets import (
@@ -50,132 +47,25 @@ from bot.notify.outlets import (
 )
 from bot.notify.reality import scorecard_quote
 from bot.notify.scheduler import MarketUpdate
+from bot.notify.thread_record import (
+    ThreadRecord,
+    decode_record,
+    encode_record,
+    fingerprint,
+    material_change,
+)
 from bot.notify.threads import DAY_MS, PrintsSummary, Thread, compose_thread, summarize_prints
 from bot.reply import ChartKind
 from bot.state.scorecard import ScoreBook
 from bot.state.subscriptions import Subscriptions
 from core.models import Side
-from core.results import Analysis
 
-__all__ = [
-    "MAX_ATTEMPTS",
-    "AutoPoster",
-    "Fingerprint",
-    "ThreadRecord",
-    "fingerprint",
-    "is_due",
-    "material_change",
-]
+__all__ = ["MAX_ATTEMPTS", "AutoPoster", "is_due"]
 
 log = logging.getLogger(__name__)
 
 #: A thread refused with a temporary error is tried this many times in all, then dropped.
 MAX_ATTEMPTS: Final = 3
-
-
-# --- what a thread told ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """The structure a thread told, to compare the next one against."""
-
-    as_of: int  # ms of the analysis's last candle
-    price: float
-    ratio: float  # heavy over thin side, >= 1, inf when the thin side is empty
-    heavy: str  # "short" (squeeze-up setup) or "long"
-    top_cluster: float | None  # price of the largest-notional cluster
-    zone_low: float | None  # bounds of the largest-notional danger zone on the heavy side
-    zone_high: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["ratio"] = None if math.isinf(self.ratio) else self.ratio  # strict JSON
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Fingerprint:
-        ratio = data["ratio"]
-        return cls(
-            as_of=int(data["as_of"]),
-            price=float(data["price"]),
-            ratio=math.inf if ratio is None else float(ratio),
-            heavy=str(data["heavy"]),
-            top_cluster=_optional(data.get("top_cluster")),
-            zone_low=_optional(data.get("zone_low")),
-            zone_high=_optional(data.get("zone_high")),
-        )
-
-
-def _optional(value: object) -> float | None:
-    return None if value is None else float(cast(float, value))
-
-
-def fingerprint(analysis: Analysis) -> Fingerprint:
-    """The :class:`Fingerprint` of ``analysis``."""
-    imb = analysis.imbalance
-    heavy = imb.heavy_side
-    top = max(analysis.clusters, key=lambda c: c.notional, default=None)
-    zones = [z for z in analysis.zones if z.side is heavy]
-    zone = max(zones, key=lambda z: z.notional, default=None)
-    return Fingerprint(
-        as_of=int(analysis.as_of),
-        price=float(analysis.price),
-        ratio=float(imb.ratio),
-        heavy="short" if heavy is Side.SHORT else "long",
-        top_cluster=None if top is None else float(top.price),
-        zone_low=None if zone is None else float(zone.low),
-        zone_high=None if zone is None else float(zone.high),
-    )
-
-
-def _level_moved(old: float | None, new: float | None, tolerance: float) -> bool:
-    if old is None or new is None:
-        return old is not new
-    return abs(new - old) >= tolerance
-
-
-def material_change(
-    old: Fingerprint, new: Fingerprint, *, min_change: float, min_level_move: float
-) -> str | None:
-    """Why ``new`` differs materially from ``old`` (see the module docstring), or None."""
-    if new.heavy != old.heavy:
-        return f"heavy side flipped to {new.heavy}s"
-    if math.isinf(old.ratio) != math.isinf(new.ratio):
-        return "thin side emptied" if math.isinf(new.ratio) else "thin side refilled"
-    if not math.isinf(old.ratio) and abs(new.ratio / old.ratio - 1) >= min_change:
-        return f"imbalance ratio {old.ratio:.2f} → {new.ratio:.2f}"
-    tolerance = min_level_move * new.price
-    if _level_moved(old.top_cluster, new.top_cluster, tolerance):
-        return "top cluster moved"
-    if _level_moved(old.zone_low, new.zone_low, tolerance) or _level_moved(
-        old.zone_high, new.zone_high, tolerance
-    ):
-        return "main danger zone moved"
-    return None
-
-
-@dataclass(frozen=True)
-class ThreadRecord:
-    """The last thread recorded for a channel and symbol."""
-
-    posted_at: int
-    title: str
-    fingerprint: Fingerprint | None  # None: recorded by something that kept no fingerprint
-
-
-def _encode(title: str, print_: Fingerprint) -> str:
-    return json.dumps({"title": title, "fingerprint": print_.to_json()}, allow_nan=False)
-
-
-def _decode(posted_at: int, stored: str) -> ThreadRecord:
-    try:
-        data = json.loads(stored)
-        return ThreadRecord(
-            posted_at, str(data["title"]), Fingerprint.from_json(data["fingerprint"])
-        )
-    except (ValueError, KeyError, TypeError):
-        return ThreadRecord(posted_at, stored, None)
 
 
 # --- schedule -------------------------------------------------------------------------------
@@ -298,7 +188,7 @@ class AutoPoster:
             return None if row is None else (int(row[0]), str(row[1]))
 
         row = await asyncio.to_thread(read)
-        return None if row is None else _decode(*row)
+        return None if row is None else decode_record(*row)
 
     async def _maybe_post(
         self, channel: ThreadChannelSettings, update: MarketUpdate, now: int
@@ -335,7 +225,7 @@ class AutoPoster:
             channel.chat_id,
             symbol,
             now,
-            _encode(thread.title, current),
+            encode_record(thread.title, current),
         )
         await self._post(channel, thread)
 

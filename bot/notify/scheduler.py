@@ -14,17 +14,11 @@ venues is one alert, with the numbers the chart shows, never three that disagree
   by ``every · 2^n`` (n consecutive failures, capped at ``max_backoff_ms``), and is recorded
   with :meth:`bot.state.store.Store.record_fetch`, which ``/status`` shows as the market's last error.
 * **Alerts.** After the cycle's due jobs ran, each symbol that at least one job refreshed
-  is looked at once: ``service.view(symbol, range, "all")`` (a venue that failed is served
-  from its cached candles, with the view's data-age note), the reported liquidation prints
-  of every venue merged (:func:`bot.notify.alerts.merge_prints`) and the open interest summed on
-  the candles all venues have (:func:`bot.notify.alerts.summed_open_interest`). Per subscribed chat
-  and rule: :func:`bot.notify.alerts.evaluate` on the persisted rule state, keyed — like the alert
-  key — by exchange ``"all"`` (by the venue id when only one exchange is configured, so
-  the alert reads "BTC/USDT:USDT · binanceusdm" and a one-venue bot's state carries over).
-  A transition is claimed (:meth:`~bot.state.subscriptions.Subscriptions.claim`) and pushed to
-  the outlet of the chat's platform by the :class:`~bot.notify.dispatch.Dispatcher`: chats in
-  parallel, each chat's alerts in firing order; what each delivery error means is there and
-  in docs/delivery.md. See :mod:`bot.state.subscriptions` for the at-most-once rule.
+  is looked at once, on the aggregated market, by
+  :class:`~bot.notify.market_alerts.MarketAlerts` (the rules' inputs, rule state, claims);
+  what fires is pushed to the outlet of the chat's platform by the
+  :class:`~bot.notify.dispatch.Dispatcher`: chats in parallel, each chat's alerts in firing
+  order; what each delivery error means is there and in docs/delivery.md.
 * **Hooks.** ``on_cycle`` callbacks (the thread composer) get every market updated in a
   cycle, per venue (:class:`MarketUpdate`: a channel's thread tells its own exchange).
 
@@ -39,24 +33,17 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from bot.analysis.service import MarketService, MarketView, RefreshFn
+from bot.analysis.market_view import MarketView, RefreshFn
+from bot.analysis.service import MarketService
 from bot.config.settings import AlertSettings
 from bot.market.errors import MarketError, TemporaryMarketError
-from bot.notify.alerts import (
-    RULES,
-    AlertInputs,
-    alert_reply,
-    evaluate,
-    merge_prints,
-    rule_params,
-    summed_open_interest,
-)
+from bot.notify.alerts import RULES, alert_reply
 from bot.notify.dispatch import DeliveryCounters, Dispatcher
+from bot.notify.market_alerts import MarketAlerts
 from bot.notify.outlets import Outlet
 from bot.reply import RANGES, Range
 from bot.state.records import AlertEvent
 from bot.state.subscriptions import Subscriptions
-from core.models import LiquidationPrints, MarketSeries
 
 __all__ = ["CycleCallback", "JobStats", "MarketUpdate", "Scheduler", "alert_reply"]
 
@@ -159,6 +146,15 @@ class Scheduler:
             max_parallel=max_parallel_sends,
             counters=self.counters,
         )
+        self._alerting = MarketAlerts(
+            service,
+            subscriptions,
+            self.dispatcher,
+            alert_settings=self.alert_settings,
+            range_=self.range,
+            clock=self.clock,
+            counters=self.counters,
+        )
         #: when the daily housekeeping last ran (Unix ms; None: not yet in this process)
         self._housekept: int | None = None
 
@@ -199,7 +195,7 @@ class Scheduler:
         results = await asyncio.gather(*(self._run_job(job) for job in due))
         updates = [u for u in results if u is not None]
         for symbol in dict.fromkeys(u.view.symbol for u in updates):  # once per market
-            await self._market_alerts(symbol)
+            await self._alerting.evaluate(symbol)
         await self.dispatcher.flush()
         for callback in self.on_cycle:
             try:
@@ -321,74 +317,7 @@ class Scheduler:
     @property
     def alert_exchange(self) -> str:
         """The exchange label of alerts and rule state: ``"all"``, or the only venue's id."""
-        exchanges = self.service.exchanges
-        return exchanges[0] if len(exchanges) == 1 else "all"
-
-    async def _market_alerts(self, symbol: str) -> None:
-        """Evaluate every subscribed rule once on the aggregated market of ``symbol``."""
-        try:
-            view = await self.service.view(symbol, self.range, self.alert_exchange)
-        except MarketError as exc:
-            log.warning("alerts on %s skipped: no aggregated market: %s", symbol, exc)
-            return
-        await self._alerts(await self._inputs(view), view)
-
-    async def _inputs(self, view: MarketView) -> AlertInputs:
-        """The rules' inputs: the aggregated analysis, every venue's prints and open interest."""
-        a = view.analysis
-        settings = self.alert_settings
-        since = a.as_of - settings.prints_window
-        fetched = await asyncio.gather(
-            *(self._venue_prints(ex, view.symbol, since) for ex in view.exchanges)
-        )
-        prints = merge_prints([p for p in fetched if p is not None])
-        oi_since = a.as_of - settings.oi_window - self.service.candle_ms
-
-        def load() -> list[MarketSeries]:
-            store, tf = self.subs.store, self.service.timeframe
-            found = (store.load_series(ex, view.symbol, tf, oi_since) for ex in view.exchanges)
-            return [s for s in found if s is not None]
-
-        series = summed_open_interest(await asyncio.to_thread(load))
-        return AlertInputs(a, self.alert_exchange, prints, series)
-
-    async def _venue_prints(
-        self, exchange: str, symbol: str, since: int
-    ) -> LiquidationPrints | None:
-        try:
-            return await self.service.sources[exchange].fetch_prints(symbol, since)
-        except (MarketError, NotImplementedError):
-            log.debug("no liquidation prints for %s %s", exchange, symbol)
-            return None
-
-    async def _alerts(self, inputs: AlertInputs, view: MarketView) -> None:
-        symbol = view.symbol
-        for rule in RULES.values():
-            for sub in await asyncio.to_thread(self.subs.subscribers, symbol, rule.name):
-                where = (sub.platform, sub.chat_id, rule.name, inputs.exchange, symbol)
-                setting = await asyncio.to_thread(
-                    self.subs.setting, sub.platform, sub.chat_id, rule.name
-                )
-                prev = await asyncio.to_thread(self.subs.rule_state, *where)
-                params = rule_params(rule, self.alert_settings, setting.threshold)
-                state, event = evaluate(rule, inputs, prev, params)
-                if event is None:
-                    if state != prev:
-                        await asyncio.to_thread(self.subs.save_state, *where, state)
-                    continue
-                self.counters.alerts_fired += 1
-                key = await asyncio.to_thread(
-                    self.subs.claim,
-                    sub.platform,
-                    sub.chat_id,
-                    event,
-                    state,
-                    now=self.clock(),
-                    cooldown_ms=self.alert_settings.cooldown,
-                )
-                if key is not None:
-                    silent = setting.mode == "silent"
-                    self.dispatcher.submit(sub.platform, sub.chat_id, key, event, silent=silent)
+        return self._alerting.exchange
 
     async def _chart(self, event: AlertEvent) -> bytes | None:
         if not self.attach_charts:

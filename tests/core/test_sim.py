@@ -9,119 +9,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.brackets import DEFAULT_BTCUSDT_BRACKETS, liquidation_price
-from core.models import FloatArray, MarketSeries, ModelError, Side
+from core.brackets import DEFAULT_BTCUSDT_BRACKETS
+from core.models import MarketSeries, ModelError
 from core.results import PriceGrid
 from core.sim import SCENARIOS, Scenario, SimMarket, simulate
-from core.sim_scenarios import (
-    DEFAULT_LEVERAGE_TIERS,
-    DEFAULT_LEVERAGE_WEIGHTS,
-    SIM_LEVERAGED_SHARE,
+from core.sim_scenarios import DEFAULT_LEVERAGE_TIERS, DEFAULT_LEVERAGE_WEIGHTS, SIM_LEVERAGED_SHARE
+from tests.core.sim_fixtures import (
+    SHORT_RUN,
+    accounts,
+    arrays,
+    balanced,
+    check_invariants,
+    filled,
+    high_leverage,
+    seed_week,
 )
 
-SHORT_RUN = 400  # candles: enough for liquidations and cascades, fast enough for every test
-
-
-def filled(arr: FloatArray | None) -> FloatArray:
-    """A series field the sim always fills."""
-    assert arr is not None
-    return arr
-
-
-@pytest.fixture(scope="module")
-def seed_week() -> SimMarket:
-    return simulate("seed")  # the default run `liqwatch demo` shows
-
-
-@pytest.fixture(scope="module")
-def balanced() -> SimMarket:
-    return simulate("balanced", seed=3, candles=SHORT_RUN)
-
-
-@pytest.fixture(scope="module")
-def high_leverage() -> SimMarket:
-    return simulate("high-leverage", seed=5, candles=SHORT_RUN)
-
-
-def accounts(m: SimMarket, published: FloatArray | None) -> FloatArray:
-    """A published quantity (open interest, volume) as the simulated accounts' own: the
-    published series include the mirrored, never-liquidated rest of the market."""
-    return filled(published) * m.scenario.leveraged_share
-
-
-def _arrays(m: SimMarket) -> dict[str, np.ndarray]:
-    s = m.series
-    out = {f: getattr(s, f) for f in ("open", "high", "low", "close", "volume")}
-    out |= {
-        "taker_buy": s.taker_buy_volume,
-        "oi": s.open_interest,
-        "funding": s.funding_rate,
-        "ratio": s.long_short_ratio,
-        "print_times": m.snapshot.prints.times,
-        "print_notionals": m.snapshot.prints.notionals,
-        "liq": m.ledger.liquidation_prices,
-        "closed_at": m.ledger.closed_at,
-    }
-    return out
-
-
-def check_invariants(m: SimMarket) -> None:
-    """Every rule the issue states, checked on one run."""
-    s, lg = m.series, m.ledger
-    n = len(s)
-    # Open interest is the sum of open position quantities after every candle (divided by
-    # the leveraged share: the rest of the market mirrors the accounts).
-    direct = np.array([lg.quantities[lg.open_after(i)].sum() for i in range(n)])
-    np.testing.assert_allclose(accounts(m, s.open_interest), direct, rtol=1e-10, atol=0)
-    # Liquidation prices are Binance isolated prices with brackets by each position's notional.
-    expected = liquidation_price(
-        lg.entries, lg.leverages, lg.sides.astype(float), lg.notionals, DEFAULT_BTCUSDT_BRACKETS
-    )
-    np.testing.assert_allclose(lg.liquidation_prices, expected, rtol=1e-12)
-    # Every forced close happened in a candle whose range contains its liquidation price,
-    # after the candle it was opened in, and closed it.
-    f = np.flatnonzero(lg.forced)
-    t = lg.closed_at[f]
-    assert np.all(s.low[t] <= lg.liquidation_prices[f])
-    assert np.all(lg.liquidation_prices[f] <= s.high[t])
-    assert np.all(lg.opened_at[f] < t)
-    for candle in np.unique(t)[:: max(1, len(np.unique(t)) // 20)]:
-        gone = lg.liquidation_prices[f[t == candle]]
-        assert not np.isin(gone, m.positions_at(int(candle)).liquidation_prices).any()
-    np.testing.assert_array_equal(lg.close_prices[f], lg.liquidation_prices[f])
-    # Positions that live through a candle were never crossed by it: check a spread of candles.
-    for i in [*range(0, n, max(1, n // 25)), n - 1]:
-        through = (lg.opened_at < i) & (lg.closed_at > i)
-        is_long = lg.sides > 0
-        assert np.all(lg.liquidation_prices[through & is_long] < s.low[i])
-        assert np.all(lg.liquidation_prices[through & ~is_long] > s.high[i])
-        # and positions open after a candle sit on their own side of its close
-        pos = m.positions_at(i)
-        assert np.all(pos.liquidation_prices[pos.sides > 0] < s.close[i])
-        assert np.all(pos.liquidation_prices[pos.sides < 0] > s.close[i])
-    # Liquidation prints are exactly the forced closes.
-    prints = m.snapshot.prints
-    assert len(prints) == f.size
-    np.testing.assert_allclose(
-        prints.notionals.sum(), (lg.quantities[f] * lg.liquidation_prices[f]).sum(), rtol=1e-12
-    )
-    for side in (Side.LONG, Side.SHORT):
-        assert np.sum(prints.sides == side) == np.sum(lg.sides[f] == side)
-    longs, shorts = prints.per_candle(s.timestamps, s.timestamps[1] - s.timestamps[0])
-    forced_short = np.bincount(t, (lg.quantities * lg.liquidation_prices)[f] * (lg.sides[f] < 0), n)
-    np.testing.assert_allclose(shorts, forced_short, rtol=1e-9, atol=1e-6)
-    np.testing.assert_allclose(longs.sum() + shorts.sum(), prints.notionals.sum(), rtol=1e-12)
-    # Cascade bookkeeping: rounds per candle agree with the ledger.
-    per_candle = np.zeros(n, np.int64)
-    np.maximum.at(per_candle, t, lg.forced_round[f])
-    np.testing.assert_array_equal(per_candle, m.cascade_rounds)
+__all__ = ["balanced", "high_leverage", "seed_week"]  # the fixtures, used by name
 
 
 def test_same_seed_same_market_different_seed_different() -> None:
     a, b = simulate("chop", seed=11, candles=300), simulate("chop", seed=11, candles=300)
     c = simulate("chop", seed=12, candles=300)
-    for name, arr in _arrays(a).items():
-        np.testing.assert_array_equal(arr, _arrays(b)[name], err_msg=name)
+    for name, arr in arrays(a).items():
+        np.testing.assert_array_equal(arr, arrays(b)[name], err_msg=name)
     assert not np.array_equal(a.series.close, c.series.close)
     assert len(a.ledger) != len(c.ledger) or not np.array_equal(
         a.ledger.notionals, c.ledger.notionals
@@ -321,184 +232,3 @@ def test_custom_scenario_and_validation() -> None:
         Scenario("bad", "x", leverage_tiers=(1.0, 10.0, 25.0, 50.0, 200.0))
     with pytest.raises(ModelError, match="timeframe"):
         simulate("seed", timeframe="7m")
-
-
-# --- scenarios that break the model's assumptions -----------------------------------------
-
-MODEL_WORLD = ("seed", "balanced", "long-heavy", "high-leverage", "chop")
-NEW_SCENARIOS = tuple(name for name in SCENARIOS if name not in MODEL_WORLD)
-
-
-def _opened(m: SimMarket) -> tuple[FloatArray, FloatArray]:
-    """(base quantity opened, of which long) per candle, from the ledger."""
-    lg, n = m.ledger, len(m.series)
-    new = lg.opened_at >= 0
-    qty = lg.quantities[new]
-    total = np.bincount(lg.opened_at[new], qty, n).astype(np.float64)
-    longs = np.bincount(lg.opened_at[new], qty * (lg.sides[new] > 0), n).astype(np.float64)
-    return total, longs
-
-
-def _voluntary_closes(m: SimMarket) -> tuple[FloatArray, FloatArray]:
-    """(base quantity closed voluntarily, of which shorts) per candle, from the ledger."""
-    lg, n = m.ledger, len(m.series)
-    vol = ~lg.forced & (lg.closed_at < n)
-    qty = lg.quantities[vol]
-    total = np.bincount(lg.closed_at[vol], qty, n).astype(np.float64)
-    shorts = np.bincount(lg.closed_at[vol], qty * (lg.sides[vol] < 0), n).astype(np.float64)
-    return total, shorts
-
-
-def _same_market(a: SimMarket, b: SimMarket) -> None:
-    """Same prices, same positions (only the published volume may differ)."""
-    for name in ("open", "high", "low", "close"):
-        np.testing.assert_array_equal(getattr(a.series, name), getattr(b.series, name))
-    np.testing.assert_array_equal(filled(a.series.open_interest), filled(b.series.open_interest))
-    np.testing.assert_array_equal(a.ledger.closed_at, b.ledger.closed_at)
-    np.testing.assert_array_equal(a.ledger.notionals, b.ledger.notionals)
-
-
-def test_the_models_world_is_reproduced_bit_for_bit(seed_week: SimMarket) -> None:
-    # the demo's market (README numbers and reference PNGs depend on it)
-    s = seed_week.series
-    assert len(seed_week.ledger) == 105_909
-    assert s.close[-1] == pytest.approx(92_740.55360343, rel=1e-12)
-    # the accounts' open interest (published: / the leveraged share)
-    assert accounts(seed_week, s.open_interest)[-1] == pytest.approx(72_945.19889559, rel=1e-12)
-    # new fields at their defaults change nothing, at any candle length
-    for name in MODEL_WORLD:
-        plain = SCENARIOS[name]
-        assert plain.background_lean == 0 and plain.close_taker_share == 1
-        assert plain.oi_unit == "base" and not plain.background_exact
-    explicit = dataclasses.replace(
-        SCENARIOS["chop"], background_lean=0.0, close_taker_share=1.0, oi_unit="base"
-    )
-    for tf in ("5m", "1h"):
-        a = simulate("chop", seed=9, candles=150, timeframe=tf)
-        b = simulate(explicit, seed=9, candles=150, timeframe=tf)
-        for name, arr in _arrays(a).items():
-            np.testing.assert_array_equal(arr, _arrays(b)[name], err_msg=name)
-
-
-@pytest.mark.parametrize("name", NEW_SCENARIOS)
-def test_invariants_on_every_new_scenario(name: str) -> None:
-    # open interest is the exact sum of the open positions at every candle, and the rest
-    m = simulate(name, seed=21, candles=300)
-    check_invariants(m)
-    assert m.scenario.description
-
-
-def test_churn_closes_old_positions_while_open_interest_stays_flat() -> None:
-    n = SHORT_RUN
-    churn, slow = (simulate(name, seed=3, candles=n) for name in ("churn", "balanced"))
-    day = 288  # 5m candles
-    i = n - 1 - day
-    for m, low, high in ((churn, 0.0, 0.12), (slow, 0.5, 1.0)):
-        lg = m.ledger
-        hour = (lg.opened_at >= i - 12) & (lg.opened_at <= i)  # opened 24-25 h before the end
-        alive = lg.notionals[hour & (lg.closed_at == n)].sum() / lg.notionals[hour].sum()
-        assert low <= alive <= high, (m.scenario.name, alive)
-    oi = filled(churn.series.open_interest)
-    assert 0.8 < oi[-1] / oi[i] < 1.25  # ... even though open interest is flat
-    assert oi.min() > 0.7 * oi.max()
-    # the positions open before the series are almost all gone after a day, too
-    start = churn.ledger.opened_at < 0
-    gone = churn.ledger.notionals[start & (churn.ledger.closed_at <= day)].sum()
-    assert gone > 0.9 * churn.ledger.notionals[start].sum()
-
-
-def test_leaning_background_volume_overstates_the_opened_side() -> None:
-    scn = SCENARIOS["leaning-volume"]
-    lean = simulate(scn, seed=3, candles=SHORT_RUN)
-    flat = simulate(dataclasses.replace(scn, background_lean=0.0), seed=3, candles=SHORT_RUN)
-    _same_market(lean, flat)
-    opened, longs = _opened(lean)
-    opened_share = longs.sum() / opened.sum()
-    assert 0.55 < opened_share < 0.65
-    share = {
-        m.scenario.background_lean: filled(m.series.taker_buy_volume).sum() / m.series.volume.sum()
-        for m in (lean, flat)
-    }
-    assert share[2.0] > opened_share + 0.03  # leaning: the taker share overstates the openers
-    assert share[0.0] < opened_share - 0.03  # balanced background dilutes it towards 1/2
-    # Background volume is 3x the opened quantity, and the net taker flow per candle runs
-    # several times the net opened flow.
-    net_opened = 2 * longs - opened
-    for m, lo, hi in ((lean, 4.0, 10.0), (flat, 0.5, 2.0)):
-        s = m.series
-        net = 2 * accounts(m, s.taker_buy_volume) - accounts(m, s.volume)
-        slope = float(net @ net_opened / (net_opened @ net_opened))
-        assert lo < slope < hi, (m.scenario.background_lean, slope)
-    closes, _ = _voluntary_closes(lean)
-    forced = lean.ledger.quantities[lean.ledger.forced].sum()
-    background = accounts(lean, lean.series.volume).sum() - opened.sum() - closes.sum() - forced
-    assert 2.5 < background / opened.sum() < 3.5
-
-
-def test_passive_closes_make_no_taker_trade() -> None:
-    scn = SCENARIOS["passive-closes"]
-    runs = {
-        c: simulate(dataclasses.replace(scn, close_taker_share=c), seed=3, candles=SHORT_RUN)
-        for c in (0.0, scn.close_taker_share, 1.0)
-    }
-    for m in runs.values():
-        _same_market(m, runs[1.0])
-    closes, short_closes = _voluntary_closes(runs[1.0])
-    assert closes.sum() > 0.2 * _opened(runs[1.0])[0].sum()
-    none, some, every = (
-        accounts(runs[c], runs[c].series.volume) for c in (0.0, scn.close_taker_share, 1.0)
-    )
-    # with no taker closes, closes add nothing to volume or taker buys ...
-    np.testing.assert_allclose(every - none, closes, rtol=1e-9, atol=1e-9)
-    taker_gap = accounts(runs[1.0], runs[1.0].series.taker_buy_volume) - accounts(
-        runs[0.0], runs[0.0].series.taker_buy_volume
-    )
-    np.testing.assert_allclose(taker_gap, short_closes, rtol=1e-9, atol=1e-9)
-    # ... and the scenario's mix has about its share of closes as taker trades
-    extra = (some - none).sum() / closes.sum()
-    assert extra == pytest.approx(scn.close_taker_share, abs=0.05)
-    assert np.all(some <= every + 1e-9) and np.all(some >= none - 1e-9)
-
-
-@pytest.mark.parametrize("name", ["light-leverage", "heavy-leverage", "mid-leverage"])
-def test_the_ledgers_leverage_mix_is_the_scenarios(name: str) -> None:
-    scn = SCENARIOS[name]
-    lg = simulate(name, seed=4, candles=SHORT_RUN).ledger
-    small = (lg.notionals < 300_000) & (lg.opened_at >= 0)  # bracket 1 allows every tier
-    levs = lg.leverages[small]
-    share = np.array([np.mean(levs == tier) for tier in scn.leverage_tiers])
-    np.testing.assert_allclose(share, scn.leverage_weights, atol=0.02)
-    mean_default = float(np.dot(DEFAULT_LEVERAGE_TIERS, DEFAULT_LEVERAGE_WEIGHTS))
-    mean = float(levs.mean())
-    if name == "light-leverage":
-        assert mean < 0.5 * mean_default
-    elif name == "heavy-leverage":
-        assert mean > 1.5 * mean_default
-    else:
-        assert np.mean((levs >= 20) & (levs <= 50)) > 0.85
-
-
-def test_open_interest_in_usd_at_the_source(seed_week: SimMarket) -> None:
-    usd = simulate("oi-usd")
-    # the market is the seed market bit for bit; only what the source publishes differs
-    for name, arr in _arrays(usd).items():
-        np.testing.assert_array_equal(arr, _arrays(seed_week)[name], err_msg=name)
-    assert seed_week.source_snapshot is seed_week.snapshot
-    source = usd.source_snapshot.series
-    base = filled(usd.series.open_interest)
-    np.testing.assert_allclose(filled(source.open_interest), base * usd.series.close, rtol=1e-15)
-    np.testing.assert_array_equal(usd.open_interest_usd, filled(source.open_interest))
-    assert filled(source.open_interest)[-1] / base[-1] > 50_000  # about the price
-    for field in ("close", "volume", "taker_buy_volume", "funding_rate"):
-        np.testing.assert_array_equal(getattr(source, field), getattr(usd.series, field))
-    assert usd.source_snapshot.prints is usd.snapshot.prints
-    MarketSeries(**{f.name: getattr(source, f.name) for f in dataclasses.fields(source)})
-
-
-def test_new_scenario_fields_are_validated() -> None:
-    with pytest.raises(ModelError, match="close_taker_share"):
-        Scenario("bad", "x", close_taker_share=1.5)
-    with pytest.raises(ModelError, match="background_lean"):
-        Scenario("bad", "x", background_lean=-1.0)
-    with pytest.raises(ModelError, match="oi_unit"):
-        Scenario("bad", "x", oi_unit="eur")  # type: ignore[arg-type]

@@ -8,8 +8,9 @@ import logging
 import numpy as np
 import pytest
 
+from bot.analysis.market_view import data_age_note
 from bot.analysis.render_cache import CoalescingCache
-from bot.analysis.service import CoreEngine, MarketService, data_age_note
+from bot.analysis.service import CoreEngine, MarketService
 from bot.market.errors import ExchangeUnavailable, NotSupported, UnknownSymbol
 from bot.reply import RANGES
 from bot.state.store import Store
@@ -240,7 +241,7 @@ async def test_an_exchange_briefly_down_is_asked_again_and_its_default_analysis_
     source = BracketSource(down, TENFOLD)
     clock = Clock(after_candles(288))
     service = make_service(store, source, CoreEngine(SMALL), clock)
-    with caplog.at_level(logging.INFO, logger="bot.analysis.service"):
+    with caplog.at_level(logging.INFO, logger="bot.analysis.brackets"):
         first = await service.chart("map", "BTC", DAY, "all")
         second = await service.chart("map", "BTC", DAY, "all")
     snapshot = stored_snapshot(store, "BTC/USDT:USDT", first.view.version[0][1])

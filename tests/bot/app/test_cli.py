@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.app.cli import main
 from bot.app.demo import run_demo
-from bot.notify.threads import x_length
+from bot.notify.post_split import x_length
 from core.charts.format import imbalance_ratio
 from tests.paths import REPO_ROOT
 

@@ -134,10 +134,15 @@ api_base_url = "{fake.api_base_url}"
             assert "Subscribed" in str(answer.params["text"])
             await _until(lambda: bool(_alerts(fake)), "the alert")
             assert len(_alerts(fake)) == 1
-            with store.locked() as conn:
-                rows = conn.execute("SELECT key, status FROM sent_alerts").fetchall()
-            ((key, status),) = rows
-            assert key.startswith(f"telegram|{CHAT}|imbalance|") and status == "delivered"
+
+            def rows() -> list[tuple[str, str]]:
+                with store.locked() as conn:
+                    return conn.execute("SELECT key, status FROM sent_alerts").fetchall()
+
+            # the server has the message; the bot marks it delivered once it reads the answer
+            await _until(lambda: [s for _, s in rows()] == ["delivered"], "marked delivered")
+            ((key, _),) = rows()
+            assert key.startswith(f"telegram|{CHAT}|imbalance|")
             # on a candle the market made after the subscription, not at the end of its first run
             assert int(key.rsplit("|", 1)[1]) >= subscribed_at - 2 * 300_000 > sim.end_ms
         finally:

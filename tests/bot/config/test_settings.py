@@ -15,7 +15,6 @@ from bot.config.settings import (
     ENV_SECRETS,
     ConfigError,
     ExchangeSettings,
-    Secret,
     Settings,
     check_config,
     format_duration,
@@ -23,29 +22,7 @@ from bot.config.settings import (
     parse_duration,
 )
 from core.models import TIMEFRAME_MS
-from tests.paths import REPO_ROOT
-
-EXAMPLE = REPO_ROOT / "config.example.toml"
-TG_TOKEN = "123456789:AAF-telegram-secret-value_xyz"
-DC_TOKEN = "discord.bot-token.secret-value"
-WEBHOOK_SECRET = "webhook-token-secret-abcdefgh" + "_0123456789" * 4
-WEBHOOK = f"https://discord.com/api/webhooks/420000000000000042/{WEBHOOK_SECRET}"
-ALL_SECRETS = {
-    "LIQWATCH__TELEGRAM__TOKEN": TG_TOKEN,
-    "LIQWATCH__DISCORD__TOKEN": DC_TOKEN,
-    "LIQWATCH__DISCORD__WEBHOOK_URL": WEBHOOK,
-}
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
-    return check_config(write(tmp_path, text), env or {})
-
+from tests.bot.config.settings_fixtures import EXAMPLE, problems, write
 
 # --- the example file ------------------------------------------------------------------------
 
@@ -222,98 +199,6 @@ def test_pydantic_text_never_leaks(tmp_path: Path) -> None:
     assert not any("Input should" in p or "errors.pydantic.dev" in p for p in found)
 
 
-# --- secrets -----------------------------------------------------------------------------------
-
-
-def test_enabled_platform_without_its_secret(tmp_path: Path) -> None:
-    found = problems(tmp_path, "[telegram]\nenabled = true\n[discord]\nenabled = true\n")
-    assert found == [
-        "telegram.enabled: true but LIQWATCH__TELEGRAM__TOKEN is not set in the environment",
-        "discord.enabled: true but neither LIQWATCH__DISCORD__TOKEN nor "
-        "LIQWATCH__DISCORD__WEBHOOK_URL is set in the environment",
-    ]
-    webhook_only = {"LIQWATCH__DISCORD__WEBHOOK_URL": WEBHOOK, "LIQWATCH__TELEGRAM__TOKEN": "  "}
-    assert problems(tmp_path, "[discord]\nenabled = true\n", webhook_only) == []
-
-
-def test_secret_in_the_file_is_rejected(tmp_path: Path) -> None:
-    found = problems(
-        tmp_path, f'[telegram]\ntoken = "{TG_TOKEN}"\n[discord]\nwebhook_url = "{WEBHOOK}"\n'
-    )
-    assert found == [
-        "telegram.token: secrets are not read from the file, remove it and set "
-        "LIQWATCH__TELEGRAM__TOKEN in the environment",
-        "discord.webhook_url: secrets are not read from the file, remove it and set "
-        "LIQWATCH__DISCORD__WEBHOOK_URL in the environment",
-    ]
-    assert not any(TG_TOKEN in p or WEBHOOK in p for p in found)
-
-
-def test_malformed_secrets(tmp_path: Path) -> None:
-    env = {"LIQWATCH__TELEGRAM__TOKEN": "not a token", "LIQWATCH__DISCORD__WEBHOOK_URL": "nope"}
-    found = problems(tmp_path, "", env)
-    assert [p.split(":")[0] for p in found] == ["telegram.token", "discord.webhook_url"]
-    assert not any(
-        "not a token" in p.split(":", 1)[1].replace("is not a bot token", "") for p in found
-    )
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://discord.com/api/webhooks/42/webhook-token",  # id and token too short
-        "https://discord.com/api/v10/webhooks/420000000000000042/" + "t" * 68,  # a version
-        "https://example.com/api/webhooks/420000000000000042/" + "t" * 68,  # not Discord
-        "ftp://discord.com/api/webhooks/420000000000000042/" + "t" * 68,
-        "https://discord.com/channels/420000000000000042/" + "t" * 68,
-    ],
-)
-def test_a_webhook_url_discord_py_would_refuse_is_refused_here(tmp_path: Path, url: str) -> None:
-    (found,) = problems(tmp_path, "", {"LIQWATCH__DISCORD__WEBHOOK_URL": url})
-    assert found.startswith(
-        "discord.webhook_url: LIQWATCH__DISCORD__WEBHOOK_URL is not a Discord webhook URL, "
-        "use https://discord.com/api/webhooks/<id>/<token>"
-    )
-    assert url not in found and "t" * 60 not in found  # the secret is not echoed
-
-
-def test_the_webhook_url_discord_shows_is_accepted(tmp_path: Path) -> None:
-    for host in ("discord.com", "discordapp.com", "canary.discord.com", "ptb.discord.com"):
-        url = f"https://{host}/api/webhooks/1234567890123456789/{WEBHOOK_SECRET}"
-        assert problems(tmp_path, "", {"LIQWATCH__DISCORD__WEBHOOK_URL": url}) == []
-
-
-def test_secrets_never_print(tmp_path: Path) -> None:
-    path = write(tmp_path, "[telegram]\nenabled = true\n[discord]\nenabled = true\n")
-    settings = load_settings(path, ALL_SECRETS)
-    assert settings.telegram.token is not None
-    assert settings.telegram.token.get_secret_value() == TG_TOKEN
-    shown = " ".join(
-        [
-            repr(settings),
-            str(settings),
-            repr(settings.telegram),
-            repr(settings.discord),
-            str(settings.telegram.token),
-            repr(settings.discord.webhook_url),
-            f"{settings.discord.token}",
-            str(settings.model_dump()),
-            settings.model_dump_json(),
-        ]
-    )
-    for secret in ALL_SECRETS.values():
-        assert secret not in shown
-    assert "webhook-token-secret-abcdefgh" not in shown
-    assert str(Secret("x")) == "***" and repr(Secret("x")) == "Secret('***')"
-    assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
-
-
-def test_redactions_list_every_secret_longest_first() -> None:
-    redactions = load_settings(None, ALL_SECRETS).redactions()
-    assert set(redactions) == {*ALL_SECRETS.values(), WEBHOOK_SECRET}
-    assert [len(r) for r in redactions] == sorted((len(r) for r in redactions), reverse=True)
-
-
 # --- immutability and lookups --------------------------------------------------------------------
 
 
@@ -372,99 +257,3 @@ def test_format_duration_reads_back(seconds: int) -> None:
 def test_example_is_plain_toml() -> None:
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     assert set(data) <= set(Settings.model_fields)
-
-
-# --- [[threads]]: auto-posted thread channels ------------------------------------------------
-
-
-def _threads_example() -> tuple[str, dict[str, list[str]]]:
-    """The commented ``[[threads]]`` example, uncommented; and each key's comment lines."""
-    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
-    start = lines.index("# [[threads]]")
-    toml, documented, comment = ["[[threads]]"], dict[str, list[str]](), list[str]()
-    for line in lines[start + 1 :]:
-        key = re.fullmatch(r"# ([a-z_]+) = .*", line)
-        if key:
-            toml.append(line.removeprefix("# "))
-            documented[key.group(1)] = comment
-            comment = []
-        else:
-            comment.append(line)
-    return "\n".join(toml) + "\n", documented
-
-
-def test_threads_example_documents_every_key_and_is_valid(tmp_path: Path) -> None:
-    from bot.config.settings import ThreadChannelSettings
-
-    text, documented = _threads_example()
-    assert set(documented) == set(ThreadChannelSettings.model_fields)
-    for key, comment in documented.items():
-        required = ThreadChannelSettings.model_fields[key].is_required()
-        assert any(("Required" if required else "Default") in line for line in comment), key
-    # "every" and "at" are alternatives: the example, uncommented, keeps the first
-    text = re.sub(r"\nat = .*", "", text)
-    settings = load_settings(write(tmp_path, text), {})
-    (channel,) = settings.threads
-    assert (channel.platform, channel.chat_id, channel.symbol) == (
-        "telegram",
-        "-1001234567890",
-        "BTC",
-    )
-    assert channel.every == 6 * 3_600_000 and channel.at is None
-    assert load_settings(None, {}).threads == ()
-
-
-THREAD = '[[threads]]\nplatform = "telegram"\nchat_id = "-100"\nsymbol = "BTC"\n'
-
-
-def test_threads_values_are_normalised(tmp_path: Path) -> None:
-    text = '[[threads]]\nplatform = "discord"\nchat_id = 123456789012345678\nsymbol = "eth"\n'
-    settings = load_settings(write(tmp_path, text + 'at = ["20:00", "8:05"]\n'), {})
-    (channel,) = settings.threads
-    assert channel.chat_id == "123456789012345678" and channel.symbol == "ETH"
-    assert channel.at == ((8 * 60 + 5) * 60_000, 20 * 3_600_000)  # sorted, ms after midnight
-    assert (channel.only_on_change, channel.min_change, channel.min_level_move) == (
-        False,
-        0.25,
-        0.01,
-    )
-
-
-def test_threads_problems_name_the_entry(tmp_path: Path) -> None:
-    assert problems(tmp_path, THREAD) == [
-        'threads[0].every: neither every nor at set, give exactly one: every = "6h" or at = ["08:00"]'
-    ]
-    found = problems(tmp_path, THREAD + 'every = "6h"\nat = ["08:00"]\n')
-    assert found == [
-        'threads[0].every: both every and at set, give exactly one: every = "6h" or at = ["08:00"]'
-    ]
-    found = problems(
-        tmp_path,
-        '[[threads]]\nplatform = "slack"\nchat_id = "-1"\nsymbol = "BTC"\nevery = "1m"\n'
-        'evry = 1\n[[threads]]\nplatform = "telegram"\nchat_id = "-1"\nsymbol = "BTC"\n'
-        'at = ["25:00", "08:00", "08:00"]\nmin_change = 0\n',
-    )
-    assert found == [
-        "threads[0].platform: 'slack' is not a chat platform, use one of telegram, discord",
-        "threads[0].every: '1m' is out of range, use between 15m and 7d",
-        "threads[0].evry: unknown key, allowed keys here: platform, chat_id, symbol, exchange, "
-        "every, at, only_on_change, min_change, min_level_move; did you mean every?",
-        "threads[1].at[0]: '25:00' is not a time of day, use HH:MM in UTC (e.g. '08:00')",
-        "threads[1].min_change: must be greater than 0, got 0",
-    ]
-    [problem] = problems(tmp_path, THREAD + 'at = ["08:00", "8:00"]\n')
-    assert problem == "threads[0].at: '08:00' is listed twice, list each once"
-
-
-def test_threads_cross_checks(tmp_path: Path) -> None:
-    twice = THREAD + 'every = "6h"\n' + THREAD.replace('"BTC"', '"btc"') + 'at = ["08:00"]\n'
-    [problem] = problems(tmp_path, twice)
-    assert problem == (
-        "threads[1]: BTC for telegram chat -100 is already in threads[0], "
-        "configure each channel and symbol once"
-    )
-    [problem] = problems(tmp_path, THREAD + 'every = "6h"\nexchange = "okx"\n')
-    assert (
-        problem
-        == "threads[0].exchange: 'okx' is not watched, use one of market.exchanges: binanceusdm"
-    )

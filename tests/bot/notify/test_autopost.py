@@ -11,17 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.analysis.service import MarketService, MarketView
+from bot.analysis.market_view import MarketView
+from bot.analysis.service import MarketService
 from bot.config.settings import ThreadChannelSettings
 from bot.market.sim_source import DEFAULT_START_MS, SimSource
-from bot.notify.autopost import (
-    MAX_ATTEMPTS,
-    AutoPoster,
-    Fingerprint,
-    fingerprint,
-    is_due,
-    material_change,
-)
+from bot.notify.autopost import MAX_ATTEMPTS, AutoPoster, is_due
 from bot.notify.outlets import (
     ChatGone,
     ChatMoved,
@@ -29,6 +23,7 @@ from bot.notify.outlets import (
     TemporaryDeliveryError,
 )
 from bot.notify.scheduler import MarketUpdate, Scheduler
+from bot.notify.thread_record import Fingerprint, fingerprint, material_change
 from bot.notify.threads import THREAD_PARTS
 from bot.reply import RANGES, Platform, Reply
 from bot.state.store import Store

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from bot.analysis.service import MarketService, MarketView
+from bot.analysis.market_view import MarketView
+from bot.analysis.service import MarketService
 from bot.config.settings import ThreadChannelSettings
 from bot.market.sim_source import SimSource
 from bot.notify.autopost import AutoPoster

@@ -14,20 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.app.cli import main
+from bot.notify.post_split import X_LIMIT, split_text, x_length
 from bot.notify.threads import (
     DAY_MS,
     PLATFORM_LIMITS,
     THREAD_PARTS,
-    X_LIMIT,
     PrintsSummary,
     Thread,
     check_thread_templates,
     compose_thread,
     format_for_x,
     render_thread,
-    split_text,
     summarize_prints,
-    x_length,
 )
 from bot.reply.text import PLATFORMS, TEMPLATE_DIR, TemplateError, Templates
 from core.analysis import analyze

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.analysis.service import MarketView
+from bot.analysis.market_view import MarketView
 from bot.commands.catalog import TEMPLATE_NAMES
 from bot.commands.market_cmds import market_context
 from bot.reply import RANGES, Reply
