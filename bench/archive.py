@@ -38,9 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.analysis.archiver import Archiver
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
-from bot.config.settings import ModelSettings
 from bot.market.sim_source import SimMarketSpec, SimSource
 from bot.reply import Range
 from bot.state.archive import MapArchive
@@ -66,7 +65,7 @@ async def main() -> None:
                 {"sim": source},
                 store,
                 lookback_ms=86_400_000,
-                engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+                engine=CoreEngine(sim_defaults()),
                 clock=lambda: now[0],
             )
             archiver = Archiver(

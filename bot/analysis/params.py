@@ -102,3 +102,8 @@ def params_summary(params: EngineParams) -> str:
         f"half-life {hl} (exponent {params.half_life_exponent:g}); entry {params.entry}; "
         f"leveraged share {params.leveraged_share:g}"
     )
+
+
+def sim_defaults() -> AnalysisParams:
+    """The shipped ``[model]`` defaults as they run on the synthetic market."""
+    return analysis_params(ModelSettings(), synthetic=True)

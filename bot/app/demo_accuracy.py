@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Final
 
 from bot.analysis.archiver import Archiver
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
 from bot.commands.accuracy_cmds import AccuracyCommands
 from bot.commands.market_cmds import CommandDefaults
 from bot.commands.spec import Call
-from bot.config.settings import ModelSettings
 from bot.market.port import MarketSource
 from bot.market.refresh import RefreshResult, refresh_series
 from bot.market.sim_source import SimMarketSpec, SimSource
@@ -95,7 +94,7 @@ async def demo_scorecard(
                 {source.name: source},
                 store,
                 lookback_ms=VIEW.ms,
-                engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+                engine=CoreEngine(sim_defaults()),
                 clock=lambda: now[0],
                 refresh=_incremental_refresh(),
             )

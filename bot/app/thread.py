@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
 from bot.app.compose import build_service, build_sources
 from bot.app.failures import Failure
 from bot.commands.spec import ArgumentError
 from bot.commands.values import parse_exchange, parse_range
-from bot.config.settings import ModelSettings
 from bot.market.errors import MarketError, UnknownSymbol
 from bot.market.port import MarketSource
 from bot.market.sim_source import SimSource
@@ -49,7 +48,7 @@ async def sim_thread(symbol: str, range_label: str, scenario: str, candles: int)
                 store,
                 timeframe=TIMEFRAME,
                 clock=lambda: end,
-                engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+                engine=CoreEngine(sim_defaults()),
             )
             view = await service.view(symbol, range_, source.name)
         prints = await source.fetch_prints(symbol, end - DAY_MS)

@@ -17,12 +17,12 @@ import asyncio
 import dataclasses
 import hashlib
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
 
+from bot.analysis.render_cache import CoalescingCache
 from bot.analysis.service import MarketService
 from bot.commands.feeds_status import capped_feeds, feed_gaps
 from bot.commands.market_cmds import CommandDefaults, short_symbol, unknown_symbol_message
@@ -172,7 +172,7 @@ class AccuracyCommands:
     def __init__(self, service: MarketService, defaults: CommandDefaults) -> None:
         self.service = service
         self.defaults = defaults
-        self._charts: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._charts: CoalescingCache[bytes] = CoalescingCache(_CHART_CACHE_SIZE)
 
     def specs(self) -> tuple[CommandSpec, ...]:
         labels = ", ".join(r.label for r in RANGES)
@@ -250,14 +250,10 @@ class AccuracyCommands:
 
     async def _render(self, chart: AccuracyChart, scope: tuple[object, ...]) -> bytes:
         """The chart's PNG, drawn once per distinct content (``chart`` is compared whole,
-        ``scope`` keeps the key cheap to tell apart) and minute of the clock."""
+        ``scope`` keeps the key cheap to tell apart) and minute of the clock; identical
+        requests in flight share one render."""
         style, size = self.service.style, self.service.size
         key = (*scope, style, size, _fingerprint(chart))
-        png = self._charts.get(key)
-        if png is None:
-            png = await asyncio.to_thread(render_accuracy, chart, style=style, size=size)
-            self._charts[key] = png
-            while len(self._charts) > _CHART_CACHE_SIZE:
-                self._charts.popitem(last=False)
-        self._charts.move_to_end(key)
-        return png
+        return await self._charts.get(
+            key, lambda: asyncio.to_thread(render_accuracy, chart, style=style, size=size)
+        )

@@ -49,6 +49,28 @@ _MEDIA_GROUP_MAX = 10
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
+def _text(
+    bot: Bot,
+    chat_id: str,
+    chunk: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    quiet: bool = False,
+    reply_to: ReplyParameters | None = None,
+) -> Callable[[], Awaitable[Message]]:
+    """One HTML text message as a call for ``attempt`` (no link previews)."""
+    return partial(
+        bot.send_message,
+        chat_id,
+        chunk,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup,
+        link_preview_options=_NO_PREVIEW,
+        disable_notification=quiet,
+        reply_parameters=reply_to,
+    )
+
+
 async def send_new(
     bot: Bot,
     chat_id: str,
@@ -68,18 +90,10 @@ async def send_new(
         chunks = split_html(text, TEXT_LIMIT)
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
+            keyboard = markup if last else None
             sent.append(
                 await attempt(
-                    partial(
-                        bot.send_message,
-                        chat_id,
-                        chunk,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup if last else None,
-                        link_preview_options=_NO_PREVIEW,
-                        disable_notification=quiet,
-                        reply_parameters=reply_to,
-                    )
+                    _text(bot, chat_id, chunk, markup=keyboard, quiet=quiet, reply_to=reply_to)
                 )
             )
         return sent
@@ -138,19 +152,7 @@ async def send_new(
                 )
             )
     for chunk in rest:
-        sent.append(
-            await attempt(
-                partial(
-                    bot.send_message,
-                    chat_id,
-                    chunk,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=_NO_PREVIEW,
-                    disable_notification=quiet,
-                    reply_parameters=reply_to,
-                )
-            )
-        )
+        sent.append(await attempt(_text(bot, chat_id, chunk, quiet=quiet, reply_to=reply_to)))
     return sent
 
 
@@ -206,12 +208,4 @@ async def edit_in_place(
             )
         )
     for chunk in rest:
-        await attempt(
-            partial(
-                bot.send_message,
-                chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=_NO_PREVIEW,
-            )
-        )
+        await attempt(_text(bot, chat_id, chunk))

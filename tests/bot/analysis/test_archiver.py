@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from bot.analysis.archiver import Archiver
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
-from bot.config.settings import ModelSettings
 from bot.market.sim_source import SimSource
 from bot.reply import Range
 from bot.state.archive import MapArchive
@@ -38,7 +37,7 @@ def _archiver(store: Store, feeds: Feeds) -> tuple[Archiver, list[int]]:
         timeframe="5m",
         refresh_every_ms=60_000,
         lookback_ms=86_400_000,
-        engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+        engine=CoreEngine(sim_defaults()),
         clock=lambda: now[0],
     )
     archiver = Archiver(

@@ -15,11 +15,10 @@ import pytest
 
 from bot.analysis.archiver import Archiver
 from bot.analysis.feedwatch import FeedMonitor
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.rescore import no_gaps
 from bot.analysis.service import CoreEngine, MarketService
 from bot.commands.catalog import build_commands
-from bot.config.settings import ModelSettings
 from bot.market.port import MarketSource
 from bot.market.prints_stream import StreamStatus
 from bot.market.refresh import RefreshResult, refresh_series
@@ -75,7 +74,7 @@ def _walk(
         store,
         refresh_every_ms=M,
         lookback_ms=86_400_000,
-        engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+        engine=CoreEngine(sim_defaults()),
         refresh=refresh,
         clock=lambda: now[0],
     )

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from bot.analysis.archiver import Archiver
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
 from bot.app.archive import ExportError, export_archive, parse_since
 from bot.app.cli import build_parser, main
-from bot.config.settings import ModelSettings
 from bot.market.backtest_folder import read_backtest_folder
 from bot.market.sim_source import SimSource
 from bot.reply import Range
@@ -32,7 +31,7 @@ async def _collect(path: Path, hours: int = 4) -> None:
             {"sim": source},
             store,
             lookback_ms=86_400_000,
-            engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+            engine=CoreEngine(sim_defaults()),
             clock=lambda: now[0],
         )
         archiver = Archiver(

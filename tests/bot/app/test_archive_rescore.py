@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.analysis.archiver import Archiver
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
 from bot.app.cli import main
-from bot.config.settings import ModelSettings
 from bot.market.sim_source import SimSource
 from bot.reply import Range
 from bot.state.archive import MapArchive
@@ -40,7 +39,7 @@ async def _collect(path: Path) -> tuple[int, int]:
             {"sim": source},
             store,
             lookback_ms=86_400_000,
-            engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+            engine=CoreEngine(sim_defaults()),
             clock=lambda: now[0],
         )
         log = FeedLog(store)

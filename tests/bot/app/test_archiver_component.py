@@ -7,10 +7,10 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.analysis.archiver import Archiver
-from bot.analysis.params import analysis_params
+from bot.analysis.params import sim_defaults
 from bot.analysis.service import CoreEngine, MarketService
 from bot.app.archive import SETTLE_MS, archiver_component
-from bot.config.settings import ModelSettings, Settings
+from bot.config.settings import Settings
 from bot.market.prints_stream import StreamStatus
 from bot.market.sim_live import SimClock
 from bot.market.sim_source import SimSource
@@ -40,7 +40,7 @@ def _service(store: Store, clock: object) -> MarketService:
         {"sim": source},
         store,
         lookback_ms=86_400_000,
-        engine=CoreEngine(analysis_params(ModelSettings(), synthetic=True)),
+        engine=CoreEngine(sim_defaults()),
         clock=clock,  # type: ignore[arg-type]
     )
 

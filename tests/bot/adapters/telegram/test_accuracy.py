@@ -18,7 +18,7 @@ from bot.commands.catalog import build_commands
 from bot.reply.text import render_reply
 from bot.state.scorecard import WINDOWS, ScoreBook
 from bot.state.store import Store
-from tests.bot.adapters.telegram.test_adapter import Harness, running, sim_service
+from tests.bot.adapters.telegram.adapter_fixtures import Harness, running, sim_service
 from tests.bot.commands.scorecard_data import SYMBOL, fill
 from tests.fakes.fake_telegram import FakeTelegram
 

@@ -26,6 +26,7 @@ from bot.state.records import AlertEvent, RuleState
 from bot.state.store import Store
 from bot.state.subscriptions import Subscriptions
 from core.models import timeframe_ms
+from tests.fakes.clock import FakeMonotonic
 from tests.fakes.fake_telegram import FakeTelegram, Fault, visible_html
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -41,20 +42,6 @@ NUMBERS = {
     "heavy": "shorts above",
     "window": 0.1,
 }
-
-
-class FakeTime:
-    """A monotonic clock that moves only when the adapter's retries sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @dataclass
@@ -80,7 +67,7 @@ async def live() -> AsyncIterator[Live]:
     )
     subs = Subscriptions(store)
     stats = DeliveryStats()  # shared by the adapter and /status, as `liqwatch run` does
-    time = FakeTime()
+    time = FakeMonotonic()
     try:
         async with FakeTelegram(TOKEN, poll_cap=0.2) as fake:
             adapter = TelegramAdapter(

@@ -22,28 +22,13 @@ from bot.adapters.telegram.errors import judge
 from bot.notify.outlets import DeliveryUnconfirmed
 from bot.notify.retry import Judgement, RetryPolicy
 from bot.reply import CallContext, Platform, Reply
+from tests.fakes.clock import FakeMonotonic
 from tests.fakes.fake_telegram import ApiCall, FakeTelegram, Fault
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 CHAT = 5001
 CLIENT_TIMEOUT = 0.3  # the bot's read timeout in these tests
 LATE = 1.0  # the fake answers this late: after the bot stopped listening
-
-
-class FakeTime:
-    """A monotonic clock that moves only when the adapter's retries sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 @dataclass
@@ -73,13 +58,13 @@ def render(reply: Reply, platform: Platform) -> str:
 class Live:
     fake: FakeTelegram
     adapter: TelegramAdapter
-    time: FakeTime
+    time: FakeMonotonic
 
 
 @pytest.fixture
 async def live() -> AsyncIterator[Live]:
     async with FakeTelegram(TOKEN, poll_cap=0.2) as fake:
-        clock = FakeTime()
+        clock = FakeMonotonic()
         adapter = TelegramAdapter(
             TOKEN,
             Echo(),

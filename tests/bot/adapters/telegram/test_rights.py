@@ -4,7 +4,6 @@ fake Bot API and the real command layer: a refusal is not followed by a "Usage:"
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from bot.reply.text import render_reply
 from bot.state.store import Store
 from bot.state.subscriptions import Subscriptions
 from core.models import timeframe_ms
+from tests.fakes.clock import FakeMonotonic
 from tests.fakes.fake_telegram import FakeTelegram, Fault, visible_html
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -28,27 +28,11 @@ ADMIN, MEMBER = 77, 66
 CANDLES = 300
 
 
-class FakeTime:
-    """A monotonic clock that moves only when the adapter's retries sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 @dataclass
 class Live:
     fake: FakeTelegram
     subs: Subscriptions
-    time: FakeTime
+    time: FakeMonotonic
 
 
 @pytest.fixture
@@ -61,7 +45,7 @@ async def live() -> AsyncIterator[Live]:
         lookback_ms=CANDLES * timeframe_ms("5m"),
     )
     subs = Subscriptions(store)
-    clock = FakeTime()
+    clock = FakeMonotonic()
     try:
         async with FakeTelegram(TOKEN, poll_cap=0.2) as fake:
             fake.chat_admins[GROUP] = {ADMIN}
